@@ -1,0 +1,19 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+//
+// safeguard-bench WORKLOAD [options]: benchmark programs, never timed unit
+// tests. Each workload measures ours and its baseline side by side in one
+// run (interleaved rounds, medians) because these machines are shared and
+// noisy. Results go to docs/BENCHMARKS.md with the command that made them.
+
+#include <cstdio>
+#include <cstring>
+
+#include "hash_bench.h"
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "hash") == 0)
+    return safeguard::bench::RunHashBench(argc - 2, argv + 2);
+  std::fprintf(stderr,
+               "usage: safeguard-bench hash [--corpus DIR] [--full-corpus DIR] [--rounds N] [--quick]\n");
+  return 2;
+}

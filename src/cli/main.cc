@@ -1,0 +1,65 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+//
+// The `safeguard` command. Each subcommand parses its arguments here and
+// calls the library function that an HTTP endpoint doing the same thing
+// would call. Exit status: 0 success, 1 some input failed, 2 usage error.
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "hash_command.h"
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(false);
+  CLI::App app{"Safeguard: hash matching and takedown for CSAM and NCII (see README.md)", "safeguard"};
+  app.set_version_flag("--version", kVersion);
+  app.require_subcommand(1);
+
+  safeguard::cli::HashCommandOptions hash_opts;
+  bool progress_on = false, progress_off = false;
+  CLI::App* hash = app.add_subcommand("hash", "Compute PDQ, MD5 and SHA-256 of image files");
+  hash->add_option("paths", hash_opts.paths, "Files, directories (recursive) or - for paths on stdin")
+      ->required();
+  hash->add_flag("--dihedral", hash_opts.hash.dihedral, "Also output the 8 dihedral PDQ hashes");
+  hash->add_flag("--fast", hash_opts.hash.fast,
+                 "Reduced-resolution JPEG decoding for throughput (not bit-exact; see docs/pdq.md)");
+  hash->add_option("--jobs,-j", hash_opts.jobs, "Worker threads (default: one per core)")
+      ->check(CLI::Range(1, 1024));
+  hash->add_option("--format", hash_opts.format, "Output format")
+      ->check(CLI::IsMember({"jsonl", "csv"}))
+      ->capture_default_str();
+  hash->add_option("--max-pixels", hash_opts.hash.limits.max_pixels, "Refuse images above this many pixels")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  hash->add_option("--max-bytes", hash_opts.hash.limits.max_file_bytes, "Refuse files above this many bytes")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  hash->add_flag("--progress", progress_on, "Always show a progress line on stderr");
+  hash->add_flag("--no-progress", progress_off, "Never show a progress line");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+
+  if (hash->parsed()) {
+    if (progress_on) hash_opts.progress = 1;
+    if (progress_off) hash_opts.progress = 0;
+    return safeguard::cli::RunHashCommand(hash_opts, std::cin, std::cout, std::cerr);
+  }
+  return 2;
+}

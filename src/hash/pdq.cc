@@ -1,0 +1,341 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+//
+// The optimised PDQ. Bit-exactness rests on one rule: every output value is
+// produced by the same sequence of IEEE float operations as in the reference
+// (same operands, same order, no contraction into FMA — the build passes
+// -ffp-contract=off). Speed comes only from doing those sequences for many
+// values at once and from skipping work whose result is never read:
+//
+//  * The reference's box filter walks each row and each column with a running
+//    sum. Walking down columns is done here for all columns at once (one
+//    running sum per column, vectorisable); the passes along rows become
+//    passes down the columns of a transposed copy.
+//  * Decimation reads only 64 x 64 values of the last filter output, so the
+//    second pair of passes divides and stores only where a value is read
+//    (the running sums are still advanced through every element, because the
+//    rounding of a running sum depends on its whole history).
+//  * The DCT accumulates in the reference's k order, vectorised across j.
+//
+// tests/reference/pdq_reference.cc is the plain transcription this is checked
+// against on many random and real images (tests/pdq_equivalence_test.cc).
+
+#include "safeguard/hash/pdq.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace safeguard::pdq {
+namespace {
+
+#include "pdq_dct_table.inc"
+
+// kDctT[k][j] = kDct[j][k], so the second DCT product runs along rows.
+struct TransposedDct {
+  alignas(64) float m[64][16];
+  constexpr TransposedDct() : m() {
+    for (int j = 0; j < 16; ++j) {
+      for (int k = 0; k < 64; ++k) m[k][j] = kDct[j][k];
+    }
+  }
+};
+constexpr TransposedDct kDctT;
+
+// The reference's constants: double literals stored as float.
+constexpr float kLumaR = 0.299;
+constexpr float kLumaG = 0.587;
+constexpr float kLumaB = 0.114;
+
+int JaroszWindow(int old_dim, int new_dim) { return (old_dim + 2 * new_dim - 1) / (2 * new_dim); }
+
+// Source index the reference's decimateFloat reads for output index i.
+int DecimateIndex(int i, int in_dim) { return static_cast<int>(((i + 0.5) * in_dim) / 64); }
+
+void Transpose(const float* in, int rows, int cols, float* out) {
+  constexpr int kTile = 32;
+  for (int r0 = 0; r0 < rows; r0 += kTile) {
+    const int r1 = std::min(rows, r0 + kTile);
+    for (int c0 = 0; c0 < cols; c0 += kTile) {
+      const int c1 = std::min(cols, c0 + kTile);
+      for (int r = r0; r < r1; ++r) {
+        for (int c = c0; c < c1; ++c)
+          out[static_cast<size_t>(c) * rows + r] = in[static_cast<size_t>(r) * cols + c];
+      }
+    }
+  }
+}
+
+// The reference's box1DFloat run down every column of `in` (rows x cols) at
+// once: sums[j] is column j's running sum. For output index o (0..rows-1),
+// emit(o, count) may read sums[0..cols-1]; the phases and the order of adds
+// and subtracts are exactly the reference's.
+template <class Emit>
+inline void BoxDown(const float* in, int rows, int cols, int window, float* sums, Emit emit) {
+  const int half = (window + 2) / 2;
+  const int phase1 = half - 1;
+  const int phase2 = window - half + 1;
+  const int phase3 = rows - window;
+  const int phase4 = half - 1;
+  std::fill(sums, sums + cols, 0.0f);
+  int ri = 0, li = 0, o = 0, count = 0;
+  for (int i = 0; i < phase1; ++i, ++ri, ++count) {
+    const float* a = in + static_cast<size_t>(ri) * cols;
+    for (int j = 0; j < cols; ++j) sums[j] += a[j];
+  }
+  for (int i = 0; i < phase2; ++i, ++ri, ++o) {
+    const float* a = in + static_cast<size_t>(ri) * cols;
+    for (int j = 0; j < cols; ++j) sums[j] += a[j];
+    emit(o, ++count);
+  }
+  for (int i = 0; i < phase3; ++i, ++ri, ++li, ++o) {
+    const float* a = in + static_cast<size_t>(ri) * cols;
+    const float* s = in + static_cast<size_t>(li) * cols;
+    for (int j = 0; j < cols; ++j) sums[j] = (sums[j] + a[j]) - s[j];
+    emit(o, count);
+  }
+  for (int i = 0; i < phase4; ++i, ++li, ++o) {
+    const float* s = in + static_cast<size_t>(li) * cols;
+    for (int j = 0; j < cols; ++j) sums[j] -= s[j];
+    emit(o, --count);
+  }
+}
+
+// Box filter down the columns, every output stored: out is rows x cols.
+void BoxDownAll(const float* in, int rows, int cols, int window, float* sums, float* out) {
+  BoxDown(in, rows, cols, window, sums, [&](int o, int count) {
+    float* dst = out + static_cast<size_t>(o) * cols;
+    const float n = static_cast<float>(count);
+    for (int j = 0; j < cols; ++j) dst[j] = sums[j] / n;
+  });
+}
+
+// Box filter down the columns, storing only output rows sel[0..63] (sorted,
+// possibly repeated): out is 64 x cols, row p holding output row sel[p].
+void BoxDownSelected(const float* in, int rows, int cols, int window, float* sums, const int sel[64],
+                     float* out) {
+  int p = 0;
+  BoxDown(in, rows, cols, window, sums, [&](int o, int count) {
+    if (p >= 64 || sel[p] != o) return;
+    float* dst = out + static_cast<size_t>(p) * cols;
+    const float n = static_cast<float>(count);
+    for (int j = 0; j < cols; ++j) dst[j] = sums[j] / n;
+    for (++p; p < 64 && sel[p] == o; ++p) {
+      std::memcpy(out + static_cast<size_t>(p) * cols, dst, sizeof(float) * cols);
+    }
+  });
+}
+
+// Two Jarosz passes (rows then columns, twice) followed by decimation to
+// 64 x 64, as the reference's jaroszFilterFloat + decimateFloat. `luma` is
+// clobbered.
+void FilterAndDecimate(float* luma, float* scratch, int rows, int cols, float out[64][64]) {
+  const int win_rows = JaroszWindow(cols, 64);  // window along each row
+  const int win_cols = JaroszWindow(rows, 64);  // window along each column
+  const size_t n = static_cast<size_t>(rows) * cols;
+  const size_t narrow = static_cast<size_t>(64) * rows;  // 64 kept columns
+  float* tmp = scratch;                                  // max(n, narrow) floats
+  float* kept = scratch + std::max(n, narrow);           // narrow floats
+  float* sums = kept + narrow;
+  int sel_rows[64], sel_cols[64];
+  for (int i = 0; i < 64; ++i) {
+    sel_rows[i] = DecimateIndex(i, rows);
+    sel_cols[i] = DecimateIndex(i, cols);
+  }
+  // Pass 1 (along rows) as a pass down the columns of the transpose.
+  Transpose(luma, rows, cols, tmp);
+  BoxDownAll(tmp, cols, rows, win_rows, sums, luma);  // luma: cols x rows
+  // Pass 2 (along columns).
+  Transpose(luma, cols, rows, tmp);
+  BoxDownAll(tmp, rows, cols, win_cols, sums, luma);  // luma: rows x cols
+  // Pass 3 (along rows): only the 64 columns decimation reads are stored.
+  Transpose(luma, rows, cols, tmp);
+  BoxDownSelected(tmp, cols, rows, win_rows, sums, sel_cols, kept);  // kept: 64 x rows
+  // Pass 4 (along columns) on those 64 columns: only the 64 rows read.
+  Transpose(kept, 64, rows, tmp);  // tmp: rows x 64
+  BoxDownSelected(tmp, rows, 64, win_cols, sums, sel_rows, &out[0][0]);
+}
+
+int QualityMetric(const float a[64][64]) {
+  int gradient_sum = 0;
+  for (int i = 0; i < 63; ++i) {
+    for (int j = 0; j < 64; ++j) {
+      const int d = static_cast<int>(((a[i][j] - a[i + 1][j]) * 100) / 255);
+      gradient_sum += d < 0 ? -d : d;
+    }
+  }
+  for (int i = 0; i < 64; ++i) {
+    for (int j = 0; j < 63; ++j) {
+      const int d = static_cast<int>(((a[i][j] - a[i][j + 1]) * 100) / 255);
+      gradient_sum += d < 0 ? -d : d;
+    }
+  }
+  const int quality = gradient_sum / 90;
+  return quality > 100 ? 100 : quality;
+}
+
+void Dct64To16(const float a[64][64], float b[16][16]) {
+  alignas(64) float t[16][64];
+  for (int i = 0; i < 16; ++i) {
+    float acc[64] = {};
+    for (int k = 0; k < 64; ++k) {
+      const float d = kDct[i][k];
+      for (int j = 0; j < 64; ++j) acc[j] += d * a[k][j];
+    }
+    std::memcpy(t[i], acc, sizeof(acc));
+  }
+  for (int i = 0; i < 16; ++i) {
+    float acc[16] = {};
+    for (int k = 0; k < 64; ++k) {
+      const float x = t[i][k];
+      for (int j = 0; j < 16; ++j) acc[j] += x * kDctT.m[k][j];
+    }
+    std::memcpy(b[i], acc, sizeof(acc));
+  }
+}
+
+// Bits above the median; the reference's Torben median of 256 values is the
+// 128th smallest (index 127), which nth_element finds directly.
+void ToBits(const float b[16][16], Hash256* hash) {
+  float sorted[256];
+  std::memcpy(sorted, b, sizeof(sorted));
+  std::nth_element(sorted, sorted + 127, sorted + 256);
+  const float median = sorted[127];
+  *hash = Hash256();
+  for (int k = 0; k < 256; ++k) {
+    if (b[k >> 4][k & 15] > median) hash->SetBit(k);
+  }
+}
+
+// The reference's dct16OriginalTo* transforms: signs and a transpose of the
+// coefficients give the DCT of the rotated or flipped image.
+void DihedralCoefficients(const float a[16][16], Dihedral d, float out[16][16]) {
+  for (int i = 0; i < 16; ++i) {
+    for (int j = 0; j < 16; ++j) {
+      const float v = a[i][j];
+      switch (d) {
+        case Dihedral::kOriginal:
+          out[i][j] = v;
+          break;
+        case Dihedral::kRotate90:
+          out[j][i] = (j & 1) ? v : -v;
+          break;
+        case Dihedral::kRotate180:
+          out[i][j] = ((i + j) & 1) ? -v : v;
+          break;
+        case Dihedral::kRotate270:
+          out[j][i] = (i & 1) ? v : -v;
+          break;
+        case Dihedral::kFlipX:
+          out[i][j] = (i & 1) ? v : -v;
+          break;
+        case Dihedral::kFlipY:
+          out[i][j] = (j & 1) ? v : -v;
+          break;
+        case Dihedral::kFlipPlus1:
+          out[j][i] = v;
+          break;
+        case Dihedral::kFlipMinus1:
+          out[j][i] = ((i + j) & 1) ? -v : v;
+          break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void Hash256::ToHex(char out[65]) const {
+  static const char kDigits[] = "0123456789abcdef";
+  for (int i = 0; i < 16; ++i) {
+    const uint16_t v = w[15 - i];
+    out[4 * i + 0] = kDigits[(v >> 12) & 15];
+    out[4 * i + 1] = kDigits[(v >> 8) & 15];
+    out[4 * i + 2] = kDigits[(v >> 4) & 15];
+    out[4 * i + 3] = kDigits[v & 15];
+  }
+  out[64] = '\0';
+}
+
+bool Hash256::FromHex(std::string_view hex, Hash256* hash) {
+  if (hex.size() != 64) return false;
+  Hash256 h;
+  for (int i = 0; i < 64; ++i) {
+    const char c = hex[i];
+    int v;
+    if (c >= '0' && c <= '9') {
+      v = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      v = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      v = c - 'A' + 10;
+    } else {
+      return false;
+    }
+    const int word = 15 - i / 4;
+    h.w[word] = static_cast<uint16_t>((h.w[word] << 4) | v);
+  }
+  *hash = h;
+  return true;
+}
+
+int Hash256::HammingDistance(const Hash256& other) const {
+  int d = 0;
+  for (int i = 0; i < 16; ++i) d += __builtin_popcount(static_cast<unsigned>(w[i] ^ other.w[i]));
+  return d;
+}
+
+size_t ScratchFloats(int rows, int cols) {
+  const size_t n = static_cast<size_t>(rows) * cols;
+  const size_t narrow = static_cast<size_t>(64) * rows;
+  return std::max(n, narrow) + narrow + static_cast<size_t>(std::max(rows, cols)) + 64;
+}
+
+void LumaFromRgb(const uint8_t* rgb, int rows, int cols, float* luma) {
+  const size_t n = static_cast<size_t>(rows) * cols;
+  for (size_t i = 0; i < n; ++i) {
+    luma[i] = kLumaR * rgb[3 * i] + kLumaG * rgb[3 * i + 1] + kLumaB * rgb[3 * i + 2];
+  }
+}
+
+void LumaFromGrey(const uint8_t* grey, int rows, int cols, float* luma) {
+  const size_t n = static_cast<size_t>(rows) * cols;
+  for (size_t i = 0; i < n; ++i) luma[i] = static_cast<float>(grey[i]);
+}
+
+void HashLuma(float* luma, float* scratch, int rows, int cols, Hash256* hash, int* quality,
+              Hash256* dihedral) {
+  if (rows < kMinHashableDim || cols < kMinHashableDim) {
+    *hash = Hash256();
+    *quality = 0;
+    if (dihedral != nullptr) {
+      for (int d = 0; d < 8; ++d) dihedral[d] = Hash256();
+    }
+    return;
+  }
+  alignas(64) float a64[64][64];
+  alignas(64) float b16[16][16];
+  if (rows == 64 && cols == 64) {
+    // The reference's plain hash takes a 64x64 input as already downsampled
+    // (its video path), but its dihedral path filters it like any other size.
+    std::memcpy(a64, luma, sizeof(a64));
+    *quality = QualityMetric(a64);
+    Dct64To16(a64, b16);
+    ToBits(b16, hash);
+    if (dihedral == nullptr) return;
+  }
+  FilterAndDecimate(luma, scratch, rows, cols, a64);
+  const int q = QualityMetric(a64);
+  Dct64To16(a64, b16);
+  if (!(rows == 64 && cols == 64)) {
+    *quality = q;
+    ToBits(b16, hash);
+  }
+  if (dihedral != nullptr) {
+    float t[16][16];
+    for (int d = 0; d < 8; ++d) {
+      DihedralCoefficients(b16, static_cast<Dihedral>(d), t);
+      ToBits(t, &dihedral[d]);
+    }
+  }
+}
+
+}  // namespace safeguard::pdq

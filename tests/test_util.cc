@@ -1,0 +1,45 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+#include "test_util.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace safeguard::testing {
+
+std::string SharedPath(const std::string& rel) { return std::string(SAFEGUARD_SHARED_DIR) + "/" + rel; }
+
+std::string TestDataPath(const std::string& rel) { return std::string(SAFEGUARD_TEST_DATA_DIR) + "/" + rel; }
+
+std::vector<std::vector<std::string>> ReadCsv(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::ifstream in(path);
+  std::string line;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (header) {
+      header = false;
+      continue;
+    }
+    if (line.empty()) continue;
+    std::vector<std::string> fields;
+    std::stringstream ss(line);
+    std::string f;
+    while (std::getline(ss, f, ',')) fields.push_back(f);
+    rows.push_back(fields);
+  }
+  return rows;
+}
+
+std::vector<std::string> ListFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) out.push_back(e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace safeguard::testing

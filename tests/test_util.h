@@ -1,0 +1,22 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+// Helpers shared by the tests: paths to test media and CSV reading.
+#ifndef SAFEGUARD_TESTS_TEST_UTIL_H_
+#define SAFEGUARD_TESTS_TEST_UTIL_H_
+
+#include <string>
+#include <vector>
+
+namespace safeguard::testing {
+
+/// Returns the path of `rel` under ../shared (SAFEGUARD_SHARED_DIR).
+std::string SharedPath(const std::string& rel);
+/// Returns the path of `rel` under tests/data.
+std::string TestDataPath(const std::string& rel);
+/// Reads a comma-separated file without quoting; skips the header line.
+std::vector<std::vector<std::string>> ReadCsv(const std::string& path);
+/// Returns every regular file under `dir`, sorted.
+std::vector<std::string> ListFiles(const std::string& dir);
+
+}  // namespace safeguard::testing
+
+#endif  // SAFEGUARD_TESTS_TEST_UTIL_H_
