@@ -8,8 +8,8 @@
 //
 //  * The reference's box filter walks each row and each column with a running
 //    sum. Walking down columns is done here for all columns at once (one
-//    running sum per column, vectorisable); the passes along rows become
-//    passes down the columns of a transposed copy.
+//    running sum per column, vectorisable); the passes along rows run down
+//    the columns of 8-row bands transposed into an L1-sized tile.
 //  * Decimation reads only 64 x 64 values of the last filter output, so the
 //    second pair of passes divides and stores only where a value is read
 //    (the running sums are still advanced through every element, because the
@@ -49,20 +49,6 @@ int JaroszWindow(int old_dim, int new_dim) { return (old_dim + 2 * new_dim - 1) 
 
 // Source index the reference's decimateFloat reads for output index i.
 int DecimateIndex(int i, int in_dim) { return static_cast<int>(((i + 0.5) * in_dim) / 64); }
-
-void Transpose(const float* in, int rows, int cols, float* out) {
-  constexpr int kTile = 32;
-  for (int r0 = 0; r0 < rows; r0 += kTile) {
-    const int r1 = std::min(rows, r0 + kTile);
-    for (int c0 = 0; c0 < cols; c0 += kTile) {
-      const int c1 = std::min(cols, c0 + kTile);
-      for (int r = r0; r < r1; ++r) {
-        for (int c = c0; c < c1; ++c)
-          out[static_cast<size_t>(c) * rows + r] = in[static_cast<size_t>(r) * cols + c];
-      }
-    }
-  }
-}
 
 // The reference's box1DFloat run down every column of `in` (rows x cols) at
 // once: sums[j] is column j's running sum. For output index o (0..rows-1),
@@ -124,6 +110,45 @@ void BoxDownSelected(const float* in, int rows, int cols, int window, float* sum
   });
 }
 
+// Rows are processed in bands of kBand: a band is copied transposed into a
+// small tile (it stays in L1), filtered down the tile's columns with all
+// kBand running sums advancing together, and copied back. This keeps the
+// division vectorised without transposing the whole image.
+constexpr int kBand = 8;
+
+// Box filter along every row of in (rows x cols, window `window`). When sel is
+// null, out is rows x cols. Otherwise only output columns sel[0..63] are
+// kept and out is rows x 64 (out[r][p] = filtered in[r][sel[p]]).
+void BoxAlongRows(const float* in, int rows, int cols, int window, const int* sel, float* tile_in,
+                  float* tile_out, float* sums, float* out) {
+  for (int r0 = 0; r0 < rows; r0 += kBand) {
+    const int band = std::min(kBand, rows - r0);
+    for (int c = 0; c < cols; ++c) {
+      for (int k = 0; k < band; ++k) tile_in[c * band + k] = in[static_cast<size_t>(r0 + k) * cols + c];
+    }
+    if (sel == nullptr) {
+      BoxDownAll(tile_in, cols, band, window, sums, tile_out);
+      for (int k = 0; k < band; ++k) {
+        float* dst = out + static_cast<size_t>(r0 + k) * cols;
+        for (int c = 0; c < cols; ++c) dst[c] = tile_out[c * band + k];
+      }
+    } else {
+      BoxDownSelected(tile_in, cols, band, window, sums, sel, tile_out);
+      for (int k = 0; k < band; ++k) {
+        float* dst = out + static_cast<size_t>(r0 + k) * 64;
+        for (int p = 0; p < 64; ++p) dst[p] = tile_out[p * band + k];
+      }
+    }
+  }
+}
+
+// Floats of scratch FilterAndDecimate uses, laid out as below.
+size_t FilterScratch(int rows, int cols) {
+  const size_t n = static_cast<size_t>(rows) * cols;
+  const size_t tile = static_cast<size_t>(kBand) * std::max(cols, 64);
+  return n + 2 * tile + static_cast<size_t>(rows) * 64 + static_cast<size_t>(std::max(rows, cols)) + 64;
+}
+
 // Two Jarosz passes (rows then columns, twice) followed by decimation to
 // 64 x 64, as the reference's jaroszFilterFloat + decimateFloat. `luma` is
 // clobbered.
@@ -131,27 +156,23 @@ void FilterAndDecimate(float* luma, float* scratch, int rows, int cols, float ou
   const int win_rows = JaroszWindow(cols, 64);  // window along each row
   const int win_cols = JaroszWindow(rows, 64);  // window along each column
   const size_t n = static_cast<size_t>(rows) * cols;
-  const size_t narrow = static_cast<size_t>(64) * rows;  // 64 kept columns
-  float* tmp = scratch;                                  // max(n, narrow) floats
-  float* kept = scratch + std::max(n, narrow);           // narrow floats
-  float* sums = kept + narrow;
+  const size_t tile = static_cast<size_t>(kBand) * std::max(cols, 64);
+  float* full = scratch;             // rows x cols
+  float* tile_in = full + n;         // tile floats
+  float* tile_out = tile_in + tile;  // tile floats
+  float* kept = tile_out + tile;     // rows x 64
+  float* sums = kept + static_cast<size_t>(rows) * 64;
   int sel_rows[64], sel_cols[64];
   for (int i = 0; i < 64; ++i) {
     sel_rows[i] = DecimateIndex(i, rows);
     sel_cols[i] = DecimateIndex(i, cols);
   }
-  // Pass 1 (along rows) as a pass down the columns of the transpose.
-  Transpose(luma, rows, cols, tmp);
-  BoxDownAll(tmp, cols, rows, win_rows, sums, luma);  // luma: cols x rows
-  // Pass 2 (along columns).
-  Transpose(luma, cols, rows, tmp);
-  BoxDownAll(tmp, rows, cols, win_cols, sums, luma);  // luma: rows x cols
-  // Pass 3 (along rows): only the 64 columns decimation reads are stored.
-  Transpose(luma, rows, cols, tmp);
-  BoxDownSelected(tmp, cols, rows, win_rows, sums, sel_cols, kept);  // kept: 64 x rows
-  // Pass 4 (along columns) on those 64 columns: only the 64 rows read.
-  Transpose(kept, 64, rows, tmp);  // tmp: rows x 64
-  BoxDownSelected(tmp, rows, 64, win_cols, sums, sel_rows, &out[0][0]);
+  BoxAlongRows(luma, rows, cols, win_rows, nullptr, tile_in, tile_out, sums, full);  // pass 1
+  BoxDownAll(full, rows, cols, win_cols, sums, luma);                                // pass 2
+  // Pass 3 stores only the 64 columns decimation reads; pass 4 runs down
+  // those 64 columns and stores only the 64 rows read.
+  BoxAlongRows(luma, rows, cols, win_rows, sel_cols, tile_in, tile_out, sums, kept);
+  BoxDownSelected(kept, rows, 64, win_cols, sums, sel_rows, &out[0][0]);
 }
 
 int QualityMetric(const float a[64][64]) {
@@ -283,11 +304,7 @@ int Hash256::HammingDistance(const Hash256& other) const {
   return d;
 }
 
-size_t ScratchFloats(int rows, int cols) {
-  const size_t n = static_cast<size_t>(rows) * cols;
-  const size_t narrow = static_cast<size_t>(64) * rows;
-  return std::max(n, narrow) + narrow + static_cast<size_t>(std::max(rows, cols)) + 64;
-}
+size_t ScratchFloats(int rows, int cols) { return FilterScratch(rows, cols); }
 
 void LumaFromRgb(const uint8_t* rgb, int rows, int cols, float* luma) {
   const size_t n = static_cast<size_t>(rows) * cols;
