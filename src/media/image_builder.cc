@@ -69,13 +69,13 @@ void ImageBuilder::AddRow(int y, const uint8_t* row) {
   ++rows_added_;
   const int in_ch = static_cast<int>(layout_);
   if (out_channels_ == 3 && all_grey_) {
-    for (int x = 0; x < width_; ++x) {
+    const int w = width_;
+    bool grey = true;
+    for (int x = 0; x < w && grey; ++x) {
       const uint8_t* p = row + static_cast<size_t>(x) * in_ch;
-      if (p[0] != p[1] || p[1] != p[2]) {
-        all_grey_ = false;
-        break;
-      }
+      grey = p[0] == p[1] && p[1] == p[2];
     }
+    all_grey_ = grey;
   }
   if (!sampling_) {
     uint8_t* dst = image_.pixels.data() + static_cast<size_t>(y) * width_ * out_channels_;
@@ -93,14 +93,25 @@ void ImageBuilder::AddRow(int y, const uint8_t* row) {
   const int64_t lo = (static_cast<int64_t>(y) * n + height_ - 1) / height_;
   const int64_t hi = (static_cast<int64_t>(y + 1) * n + height_ - 1) / height_;
   if (lo >= hi) return;
-  uint8_t* first = image_.pixels.data() + static_cast<size_t>(lo) * out_width_ * out_channels_;
-  for (int x = 0; x < out_width_; ++x) {
-    const uint8_t* p = row + static_cast<size_t>(src_col_[x]) * in_ch;
-    for (int c = 0; c < out_channels_; ++c) first[x * out_channels_ + c] = p[c];
+  // Locals, not members, in the loop: stores through uint8_t* may alias
+  // anything, which would force the compiler to reload every member.
+  const int out_w = out_width_;
+  const int out_ch = out_channels_;
+  const int* cols = src_col_.data();
+  const size_t out_row_bytes = static_cast<size_t>(out_w) * out_ch;
+  uint8_t* first = image_.pixels.data() + static_cast<size_t>(lo) * out_row_bytes;
+  if (out_ch == 3) {
+    for (int x = 0; x < out_w; ++x) {
+      const uint8_t* p = row + static_cast<size_t>(cols[x]) * in_ch;
+      first[3 * x] = p[0];
+      first[3 * x + 1] = p[1];
+      first[3 * x + 2] = p[2];
+    }
+  } else {
+    for (int x = 0; x < out_w; ++x) first[x] = row[static_cast<size_t>(cols[x]) * in_ch];
   }
-  const size_t out_row_bytes = static_cast<size_t>(out_width_) * out_channels_;
   for (int64_t oy = lo + 1; oy < hi; ++oy) {
-    std::memcpy(image_.pixels.data() + static_cast<size_t>(oy) * out_row_bytes, first, out_row_bytes);
+    std::memcpy(first + static_cast<size_t>(oy - lo) * out_row_bytes, first, out_row_bytes);
   }
 }
 
