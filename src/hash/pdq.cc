@@ -86,7 +86,7 @@ inline void BoxDown(const float* in, int rows, int cols, int window, float* sums
 }
 
 // Box filter down the columns, every output stored: out is rows x cols.
-void BoxDownAll(const float* in, int rows, int cols, int window, float* sums, float* out) {
+inline void BoxDownAll(const float* in, int rows, int cols, int window, float* sums, float* out) {
   BoxDown(in, rows, cols, window, sums, [&](int o, int count) {
     float* dst = out + static_cast<size_t>(o) * cols;
     const float n = static_cast<float>(count);
@@ -96,8 +96,8 @@ void BoxDownAll(const float* in, int rows, int cols, int window, float* sums, fl
 
 // Box filter down the columns, storing only output rows sel[0..63] (sorted,
 // possibly repeated): out is 64 x cols, row p holding output row sel[p].
-void BoxDownSelected(const float* in, int rows, int cols, int window, float* sums, const int sel[64],
-                     float* out) {
+inline void BoxDownSelected(const float* in, int rows, int cols, int window, float* sums, const int sel[64],
+                            float* out) {
   int p = 0;
   BoxDown(in, rows, cols, window, sums, [&](int o, int count) {
     if (p >= 64 || sel[p] != o) return;
@@ -119,8 +119,8 @@ constexpr int kBand = 8;
 // Box filter along every row of in (rows x cols, window `window`). When sel is
 // null, out is rows x cols. Otherwise only output columns sel[0..63] are
 // kept and out is rows x 64 (out[r][p] = filtered in[r][sel[p]]).
-void BoxAlongRows(const float* in, int rows, int cols, int window, const int* sel, float* tile_in,
-                  float* tile_out, float* sums, float* out) {
+inline void BoxAlongRows(const float* in, int rows, int cols, int window, const int* sel, float* tile_in,
+                         float* tile_out, float* sums, float* out) {
   for (int r0 = 0; r0 < rows; r0 += kBand) {
     const int band = std::min(kBand, rows - r0);
     for (int c = 0; c < cols; ++c) {
@@ -307,10 +307,18 @@ int Hash256::HammingDistance(const Hash256& other) const {
 size_t ScratchFloats(int rows, int cols) { return FilterScratch(rows, cols); }
 
 void LumaFromRgb(const uint8_t* rgb, int rows, int cols, float* luma) {
-  const size_t n = static_cast<size_t>(rows) * cols;
-  for (size_t i = 0; i < n; ++i) {
-    luma[i] = kLumaR * rgb[3 * i] + kLumaG * rgb[3 * i + 1] + kLumaB * rgb[3 * i + 2];
+  // Each product takes one of 256 values: a table holds exactly the float the
+  // multiplication would give, and the two additions stay in the reference's
+  // order, so the result is bit-identical and avoids int-to-float
+  // conversions on the stride-3 data the compiler cannot vectorise.
+  float tr[256], tg[256], tb[256];
+  for (int v = 0; v < 256; ++v) {
+    tr[v] = kLumaR * v;
+    tg[v] = kLumaG * v;
+    tb[v] = kLumaB * v;
   }
+  const size_t n = static_cast<size_t>(rows) * cols;
+  for (size_t i = 0; i < n; ++i) luma[i] = tr[rgb[3 * i]] + tg[rgb[3 * i + 1]] + tb[rgb[3 * i + 2]];
 }
 
 void LumaFromGrey(const uint8_t* grey, int rows, int cols, float* luma) {
