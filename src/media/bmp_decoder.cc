@@ -55,12 +55,11 @@ std::string FailureReason() {
 // stb_image has no error codes, only messages; sort them into our codes.
 Status FromFailure(const char* what) {
   const std::string reason = FailureReason();
-  if (reason.find("not supported") != std::string::npos ||
-      reason.find("unsupported") != std::string::npos || reason == "BMP RLE") {
+  if (reason.find("not supported") != std::string::npos || reason.find("unsupported") != std::string::npos ||
+      reason == "BMP RLE") {
     return Status::UnsupportedFormat("BMP variant stb_image cannot decode: " + reason);
   }
-  if (reason.find("Out of memory") != std::string::npos ||
-      reason.find("outofmem") != std::string::npos) {
+  if (reason.find("Out of memory") != std::string::npos || reason.find("outofmem") != std::string::npos) {
     return Status::TooLarge(std::string("BMP: out of memory while ") + what);
   }
   if (reason.find("Corrupt") != std::string::npos || reason.find("corrupt") != std::string::npos) {
@@ -97,9 +96,9 @@ Status CheckPixelArrayFits(Bytes bytes, int width, int height) {
   // Some writers leave out the padding of the last row; accept that.
   const uint64_t needed = offset + stride * (static_cast<uint64_t>(height) - 1) + last_row;
   if (bytes.size() < needed) {
-    return Status::Corrupt("BMP data ends before the last row (truncated file): " +
-                           std::to_string(bytes.size()) + " bytes, the header needs " +
-                           std::to_string(needed));
+    return Status::Corrupt(
+        "BMP data ends before the last row (truncated file): " + std::to_string(bytes.size()) +
+        " bytes, the header needs " + std::to_string(needed));
   }
   return Status::Ok();
 }

@@ -51,14 +51,13 @@ Status GifError(int code, const char* what) {
 }
 
 // Converts one row of colour indices to RGB through the colour map.
-void IndicesToRgb(const GifByteType* indices, int width, const ColorMapObject& map,
-                  uint8_t* rgb) {
-  for (int x = 0; x < width; ++x) {
+void IndicesToRgb(const GifByteType* indices, int width, const ColorMapObject& map, uint8_t* rgb) {
+  for (int x = 0; x < width; ++x, rgb += 3) {
     const int i = indices[x] < map.ColorCount ? indices[x] : 0;
     const GifColorType& c = map.Colors[i];
-    rgb[3 * x] = c.Red;
-    rgb[3 * x + 1] = c.Green;
-    rgb[3 * x + 2] = c.Blue;
+    rgb[0] = c.Red;
+    rgb[1] = c.Green;
+    rgb[2] = c.Blue;
   }
 }
 

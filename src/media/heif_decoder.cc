@@ -43,7 +43,9 @@ const char* LikelyCodec(Bytes bytes) {
 }
 
 Status FromHeifError(const heif_error& err, Bytes bytes, const char* what) {
-  const std::string detail = err.message != nullptr ? err.message : "no detail";
+  std::string detail = err.message != nullptr ? err.message : "no detail";
+  // libheif's messages can end in a newline.
+  while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) detail.pop_back();
   if (err.subcode == heif_suberror_End_of_data) {
     return Status::Corrupt(std::string("HEIF data ends early while ") + what +
                            " (truncated file): " + detail);
@@ -54,14 +56,13 @@ Status FromHeifError(const heif_error& err, Bytes bytes, const char* what) {
   if (err.subcode == heif_suberror_Unsupported_codec) {
     const char* codec = LikelyCodec(bytes);
     return Status::UnsupportedFormat(std::string("HEIF image needs a codec this libheif cannot ") +
-                                     "decode (no " + codec + " decoder plugin installed): " +
-                                     detail);
+                                     "decode (no " + codec + " decoder plugin installed): " + detail);
   }
   switch (err.code) {
     case heif_error_Unsupported_filetype:
     case heif_error_Unsupported_feature:
-      return Status::UnsupportedFormat(std::string("HEIF variant not supported while ") + what +
-                                       ": " + detail);
+      return Status::UnsupportedFormat(std::string("HEIF variant not supported while ") + what + ": " +
+                                       detail);
     case heif_error_Memory_allocation_error:
       return Status::TooLarge(std::string("HEIF: out of memory while ") + what + ": " + detail);
     default:
@@ -90,8 +91,7 @@ Status Decode(Bytes bytes, const DecodeOptions& options, ImageBuilder* builder) 
   // Grid tiles are decoded on the calling thread: callers already decode
   // many images in parallel, one per thread.
   heif_context_set_max_decoding_threads(ctx.get(), 0);
-  heif_error err =
-      heif_context_read_from_memory_without_copy(ctx.get(), bytes.data(), bytes.size(), nullptr);
+  heif_error err = heif_context_read_from_memory_without_copy(ctx.get(), bytes.data(), bytes.size(), nullptr);
   if (err.code != heif_error_Ok) return FromHeifError(err, bytes, "reading the container");
 
   heif_image_handle* raw_handle = nullptr;
@@ -106,13 +106,12 @@ Status Decode(Bytes bytes, const DecodeOptions& options, ImageBuilder* builder) 
                                 static_cast<uint64_t>(std::max(declared_h, 0)), "HEIF");
   if (!s.ok()) return s;
 
-  std::unique_ptr<heif_decoding_options, OptionsDeleter> decode_options(
-      heif_decoding_options_alloc());
+  std::unique_ptr<heif_decoding_options, OptionsDeleter> decode_options(heif_decoding_options_alloc());
   if (!decode_options) return Status::Internal("HEIF: cannot allocate libheif decoding options");
   decode_options->convert_hdr_to_8bit = 1;
   heif_image* raw_image = nullptr;
-  err = heif_decode_image(handle.get(), &raw_image, heif_colorspace_RGB,
-                          heif_chroma_interleaved_RGB, decode_options.get());
+  err = heif_decode_image(handle.get(), &raw_image, heif_colorspace_RGB, heif_chroma_interleaved_RGB,
+                          decode_options.get());
   std::unique_ptr<heif_image, ImageDeleter> image(raw_image);
   if (err.code != heif_error_Ok || !image) return FromHeifError(err, bytes, "decoding the image");
 

@@ -32,6 +32,8 @@ struct ErrorManager {
   jpeg_error_mgr pub;
   jmp_buf jump;
   char message[JMSG_LENGTH_MAX];
+  int error_code;
+  jpeg_progress_mgr progress;  // here, not on a stack frame libjpeg may leave
   bool truncated;
   bool too_many_scans;
 };
@@ -39,15 +41,19 @@ struct ErrorManager {
 void OnError(j_common_ptr cinfo) {
   auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
   (*cinfo->err->format_message)(cinfo, err->message);
+  err->error_code = cinfo->err->msg_code;
   longjmp(err->jump, 1);
 }
 
 void OnMessage(j_common_ptr cinfo, int level) {
   auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
-  // Warnings (level -1) about premature end of data mean the pixels below
-  // that point are invented by the decoder: report the file as truncated.
-  if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) err->truncated = true;
-  if (level < 0) cinfo->err->num_warnings++;
+  if (level >= 0) return;  // trace messages
+  cinfo->err->num_warnings++;
+  // The entropy-coded data ran out (end of file, or a marker such as EOI
+  // where data should be): every row below that point is invented grey.
+  // Report the file as truncated rather than hash invented pixels.
+  const int code = cinfo->err->msg_code;
+  if (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER) err->truncated = true;
 }
 
 void OnProgress(j_common_ptr cinfo) {
@@ -81,15 +87,15 @@ void ChooseScale(jpeg_decompress_struct* cinfo, int target) {
   }
 }
 
+// The decode proper; libjpeg may longjmp out of it to RunDecode. Kept out of
+// line so that no local of the frame that calls setjmp changes after it.
 // Returns 0 on success, 1 when libjpeg failed (message in err), 2 when the
 // builder refused (status in req.status).
-int RunDecode(jpeg_decompress_struct* cinfo, ErrorManager* err, const Request& req) {
-  if (setjmp(err->jump)) return 1;
-  jpeg_create_decompress(cinfo);
+__attribute__((noinline)) int DecodeBody(jpeg_decompress_struct* cinfo, ErrorManager* err,
+                                         const Request& req) {
   cinfo->mem->max_memory_to_use = kMaxJpegMemory;
-  jpeg_progress_mgr progress;
-  progress.progress_monitor = &OnProgress;
-  cinfo->progress = &progress;
+  err->progress.progress_monitor = &OnProgress;
+  cinfo->progress = &err->progress;
   jpeg_mem_src(cinfo, req.bytes.data(), static_cast<unsigned long>(req.bytes.size()));
   jpeg_read_header(cinfo, TRUE);
 
@@ -153,6 +159,12 @@ int RunDecode(jpeg_decompress_struct* cinfo, ErrorManager* err, const Request& r
   return 0;
 }
 
+int RunDecode(jpeg_decompress_struct* cinfo, ErrorManager* err, const Request& req) {
+  if (setjmp(err->jump)) return 1;
+  jpeg_create_decompress(cinfo);
+  return DecodeBody(cinfo, err, req);
+}
+
 }  // namespace
 
 Status DecodeJpeg(Bytes bytes, const DecodeOptions& options, ImageBuilder* builder) {
@@ -162,6 +174,7 @@ Status DecodeJpeg(Bytes bytes, const DecodeOptions& options, ImageBuilder* build
   err.pub.error_exit = &OnError;
   err.pub.emit_message = &OnMessage;
   err.message[0] = '\0';
+  err.error_code = 0;
   err.truncated = false;
   err.too_many_scans = false;
   Status status;
@@ -172,6 +185,9 @@ Status DecodeJpeg(Bytes bytes, const DecodeOptions& options, ImageBuilder* build
   if (rc == 1 || err.truncated) {
     if (err.truncated) return Status::Corrupt("JPEG data ends before the last row (truncated file)");
     if (err.too_many_scans) return Status::Corrupt(std::string("JPEG refused: ") + err.message);
+    if (err.error_code == JERR_IMAGE_TOO_BIG) {
+      return Status::TooLarge(std::string("JPEG declares a size libjpeg refuses: ") + err.message);
+    }
     return Status::Corrupt(std::string("JPEG is damaged: ") + err.message);
   }
   return Status::Ok();

@@ -101,6 +101,20 @@ RowLayout LayoutForChannels(int channels) {
   }
 }
 
+// The builder calls return Status objects (std::string inside). Kept out of
+// line so that no string temporaries live in RunDecode's frame, the one that
+// longjmp returns to (GCC's -Wclobbered otherwise warns, rightly in general).
+[[gnu::noinline]] bool SizeAccepted(const Request& req, uint32_t width, uint32_t height) {
+  *req.status = req.builder->CheckSize(width, height, "PNG");
+  return req.status->ok();
+}
+
+[[gnu::noinline]] bool BeginAccepted(const Request& req, uint32_t width, uint32_t height, int channels) {
+  *req.status = req.builder->Begin(static_cast<int>(width), static_cast<int>(height),
+                                   LayoutForChannels(channels), "PNG");
+  return req.status->ok();
+}
+
 // Returns 0 on success, 1 when libpng failed (message in state), 2 when the
 // builder refused (status in req.status).
 int RunDecode(png_structp png, png_infop info, ReadState* state, const Request& req) {
@@ -116,8 +130,7 @@ int RunDecode(png_structp png, png_infop info, ReadState* state, const Request& 
 
   const uint32_t width = png_get_image_width(png, info);
   const uint32_t height = png_get_image_height(png, info);
-  *req.status = req.builder->CheckSize(width, height, "PNG");
-  if (!req.status->ok()) return 2;
+  if (!SizeAccepted(req, width, height)) return 2;
 
   const int color_type = png_get_color_type(png, info);
   const int bit_depth = png_get_bit_depth(png, info);
@@ -134,13 +147,11 @@ int RunDecode(png_structp png, png_infop info, ReadState* state, const Request& 
   if (png_get_bit_depth(png, info) != 8 || channels < 1 || channels > 4 ||
       row_bytes != static_cast<size_t>(width) * channels) {
     std::snprintf(state->message, sizeof(state->message),
-                  "unexpected row format after conversion (%d channels, %zu bytes per row)",
-                  channels, row_bytes);
+                  "unexpected row format after conversion (%d channels, %zu bytes per row)", channels,
+                  row_bytes);
     return 1;
   }
-  *req.status = req.builder->Begin(static_cast<int>(width), static_cast<int>(height),
-                                   LayoutForChannels(channels), "PNG");
-  if (!req.status->ok()) return 2;
+  if (!BeginAccepted(req, width, height, channels)) return 2;
 
   if (passes == 1) {
     req.pixels->resize(row_bytes);

@@ -23,15 +23,11 @@ namespace {
 
 constexpr uint32_t kMaxMaxval = 65535;
 
-bool IsSpace(uint8_t c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
+bool IsSpace(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 bool IsDigit(uint8_t c) { return c >= '0' && c <= '9'; }
 
-Status Truncated() {
-  return Status::Corrupt("PNM data ends before the last sample (truncated file)");
-}
+Status Truncated() { return Status::Corrupt("PNM data ends before the last sample (truncated file)"); }
 
 // A cursor over the input that never reads past its end.
 class Reader {
@@ -108,8 +104,7 @@ Status ReadHeader(Reader* r, Header* h) {
     }
   }
   if (!bitmap && (h->maxval < 1 || h->maxval > kMaxMaxval)) {
-    return Status::Corrupt("PNM is damaged: maxval " + std::to_string(h->maxval) +
-                           " is outside 1..65535");
+    return Status::Corrupt("PNM is damaged: maxval " + std::to_string(h->maxval) + " is outside 1..65535");
   }
   // Exactly one whitespace character (or a comment, as Netpbm allows) ends
   // the header; in the raw formats the next byte is already a sample.

@@ -15,7 +15,8 @@
 //    PDQ reference ignores for JPEG too): we request the file's own
 //    orientation, which makes libtiff copy rows without flipping;
 //  - unassociated alpha is declared associated before decoding, because
-//    libtiff would otherwise premultiply the colour samples by alpha.
+//    libtiff would otherwise premultiply the colour samples by alpha;
+//  - 16-bit colour maps are rounded to 8 bits, not truncated (RoundColormap).
 
 #include <tiffio.h>
 
@@ -129,10 +130,37 @@ void TreatAlphaAsAssociated(TIFF* tif) {
   TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, count, copy.data());
 }
 
+// libtiff converts 16-bit colour-map entries to 8 bits by truncation
+// (v >> 8). Rounding each entry to the nearest multiple of 257 first makes
+// that conversion exact, (round(v / 257) * 257) >> 8 == round(v / 257), the
+// same rounding as every other 16-bit sample. A map with no entry above 255
+// is an old-style 8-bit map, which libtiff uses as it is: leave it alone.
+void RoundColormap(TIFF* tif) {
+  uint16_t photometric = 0, bits = 0;
+  if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photometric) || photometric != PHOTOMETRIC_PALETTE) {
+    return;
+  }
+  TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &bits);
+  uint16_t* map[3] = {nullptr, nullptr, nullptr};
+  if (bits == 0 || bits > 16 || !TIFFGetField(tif, TIFFTAG_COLORMAP, &map[0], &map[1], &map[2]) ||
+      map[0] == nullptr || map[1] == nullptr || map[2] == nullptr) {
+    return;
+  }
+  const size_t n = size_t{1} << bits;  // libtiff only accepts maps of exactly this size
+  bool sixteen_bit = false;
+  for (const uint16_t* channel : map) {
+    for (size_t i = 0; i < n && !sixteen_bit; ++i) sixteen_bit = channel[i] >= 256;
+  }
+  if (!sixteen_bit) return;
+  for (uint16_t* channel : map) {
+    for (size_t i = 0; i < n; ++i) channel[i] = static_cast<uint16_t>((channel[i] + 128u) / 257u * 257u);
+  }
+}
+
 Status Damaged(const MemoryFile& file, const char* what) {
   if (file.over_alloc_limit) {
-    return Status::TooLarge(std::string("TIFF needs a buffer above the memory limit while ") +
-                            what + ": " + file.error);
+    return Status::TooLarge(std::string("TIFF needs a buffer above the memory limit while ") + what + ": " +
+                            file.error);
   }
   return Status::Corrupt(std::string("TIFF is damaged or truncated while ") + what + ": " +
                          (file.has_error ? file.error : "libtiff gave no reason"));
@@ -140,8 +168,7 @@ Status Damaged(const MemoryFile& file, const char* what) {
 
 Status DecodeFirstPage(TIFF* tif, MemoryFile* file, ImageBuilder* builder) {
   uint32_t width = 0, height = 0;
-  if (!TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &width) ||
-      !TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &height)) {
+  if (!TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &width) || !TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &height)) {
     return Status::Corrupt("TIFF is damaged: the first page has no ImageWidth/ImageLength");
   }
   Status s = builder->CheckSize(width, height, "TIFF");
@@ -157,6 +184,7 @@ Status DecodeFirstPage(TIFF* tif, MemoryFile* file, ImageBuilder* builder) {
     orientation = ORIENTATION_TOPLEFT;
   }
   TreatAlphaAsAssociated(tif);
+  RoundColormap(tif);
 
   std::vector<uint32_t> raster(static_cast<size_t>(width) * height);
   if (!TIFFReadRGBAImageOriented(tif, width, height, raster.data(), orientation,
@@ -168,10 +196,11 @@ Status DecodeFirstPage(TIFF* tif, MemoryFile* file, ImageBuilder* builder) {
   std::vector<uint8_t> row(static_cast<size_t>(width) * 3);
   for (uint32_t y = 0; y < height; ++y) {
     const uint32_t* src = raster.data() + static_cast<size_t>(y) * width;
-    for (uint32_t x = 0; x < width; ++x) {
-      row[3 * x] = static_cast<uint8_t>(TIFFGetR(src[x]));
-      row[3 * x + 1] = static_cast<uint8_t>(TIFFGetG(src[x]));
-      row[3 * x + 2] = static_cast<uint8_t>(TIFFGetB(src[x]));
+    uint8_t* dst = row.data();
+    for (uint32_t x = 0; x < width; ++x, dst += 3) {
+      dst[0] = static_cast<uint8_t>(TIFFGetR(src[x]));
+      dst[1] = static_cast<uint8_t>(TIFFGetG(src[x]));
+      dst[2] = static_cast<uint8_t>(TIFFGetB(src[x]));
     }
     builder->AddRow(static_cast<int>(y), row.data());
   }
@@ -187,14 +216,14 @@ Status DecodeTiff(Bytes bytes, const DecodeOptions& options, ImageBuilder* build
   TIFFOpenOptions* opts = TIFFOpenOptionsAlloc();
   if (opts == nullptr) return Status::Internal("TIFF: cannot allocate libtiff open options");
   const uint64_t max_pixels = std::min<uint64_t>(options.limits.max_pixels, 1ull << 40);
-  const uint64_t max_alloc = std::min<uint64_t>(
-      max_pixels * 4 + kAllocSlack, static_cast<uint64_t>(std::numeric_limits<tmsize_t>::max()));
+  const uint64_t max_alloc = std::min<uint64_t>(max_pixels * 4 + kAllocSlack,
+                                                static_cast<uint64_t>(std::numeric_limits<tmsize_t>::max()));
   TIFFOpenOptionsSetMaxSingleMemAlloc(opts, static_cast<tmsize_t>(max_alloc));
   TIFFOpenOptionsSetErrorHandlerExtR(opts, &OnError, &file);
   TIFFOpenOptionsSetWarningHandlerExtR(opts, &OnWarning, nullptr);
   // "m": no memory mapping (see Map).
-  TIFF* tif = TIFFClientOpenExt("input", "rm", &file, &Read, &Write, &Seek, &Close, &Size, &Map,
-                                &Unmap, opts);
+  TIFF* tif =
+      TIFFClientOpenExt("input", "rm", &file, &Read, &Write, &Seek, &Close, &Size, &Map, &Unmap, opts);
   TIFFOpenOptionsFree(opts);
   if (tif == nullptr) return Damaged(file, "reading the header");
 

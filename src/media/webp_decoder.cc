@@ -29,11 +29,10 @@ Status FromVp8Status(VP8StatusCode code, const char* what) {
     case VP8_STATUS_OK:
       return Status::Ok();
     case VP8_STATUS_NOT_ENOUGH_DATA:
-      return Status::Corrupt(std::string("WebP data ends early while ") + what +
-                             " (truncated file)");
+      return Status::Corrupt(std::string("WebP data ends early while ") + what + " (truncated file)");
     case VP8_STATUS_UNSUPPORTED_FEATURE:
-      return Status::UnsupportedFormat(std::string("WebP uses a feature libwebp cannot decode (") +
-                                       what + ")");
+      return Status::UnsupportedFormat(std::string("WebP uses a feature libwebp cannot decode (") + what +
+                                       ")");
     case VP8_STATUS_OUT_OF_MEMORY:
       return Status::TooLarge(std::string("WebP: out of memory while ") + what);
     default:
@@ -101,8 +100,7 @@ Status DecodeFirstFrame(Bytes bytes, ImageBuilder* builder) {
 
 Status DecodeWebp(Bytes bytes, const DecodeOptions& options, ImageBuilder* builder) {
   WebPBitstreamFeatures features;
-  Status s = FromVp8Status(WebPGetFeatures(bytes.data(), bytes.size(), &features),
-                           "reading the header");
+  Status s = FromVp8Status(WebPGetFeatures(bytes.data(), bytes.size(), &features), "reading the header");
   if (!s.ok()) return s;
   // For an animation this is the canvas, which bounds every frame.
   s = builder->CheckSize(static_cast<uint64_t>(std::max(features.width, 0)),
