@@ -130,8 +130,13 @@ __attribute__((noinline)) int DecodeBody(jpeg_decompress_struct* cinfo, ErrorMan
   if (!req.status->ok()) return 2;
 
   const int comps = cinfo->output_components;
+  // libjpeg-turbo's SIMD colour conversion writes an aligned output row with
+  // non-temporal stores, which bypass the cache, and the builder reads the
+  // row right back: a trip to memory per line. One byte off alignment it uses
+  // ordinary stores and the row stays in L1.
   JSAMPARRAY row = (*cinfo->mem->alloc_sarray)(reinterpret_cast<j_common_ptr>(cinfo), JPOOL_IMAGE,
-                                               static_cast<JDIMENSION>(width * comps), 1);
+                                               static_cast<JDIMENSION>(width * comps + 64), 1);
+  row[0] += 1;
   JSAMPARRAY rgb = cmyk ? (*cinfo->mem->alloc_sarray)(reinterpret_cast<j_common_ptr>(cinfo), JPOOL_IMAGE,
                                                       static_cast<JDIMENSION>(width * 3), 1)
                         : nullptr;
