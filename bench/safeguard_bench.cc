@@ -9,11 +9,17 @@
 #include <cstring>
 
 #include "hash_bench.h"
+#include "index_bench.h"
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "hash") == 0)
     return safeguard::bench::RunHashBench(argc - 2, argv + 2);
-  std::fprintf(stderr,
-               "usage: safeguard-bench hash [--corpus DIR] [--full-corpus DIR] [--rounds N] [--quick]\n");
+  if (argc >= 2 && std::strcmp(argv[1], "index") == 0)
+    return safeguard::bench::RunIndexBench(argc - 2, argv + 2);
+  std::fprintf(
+      stderr,
+      "usage: safeguard-bench hash [--corpus DIR] [--full-corpus DIR] [--rounds N] [--quick]\n"
+      "       safeguard-bench index [--n N] [--dist uniform|clustered|zipf] [--queries Q] [--radius R]\n"
+      "                             [--compare scan]\n");
   return 2;
 }

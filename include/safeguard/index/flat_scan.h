@@ -1,0 +1,44 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+//
+// FlatScan: exact Hamming range search by comparing the query with every
+// code. The boring reference every faster index is tested against, and the
+// right method for small banks and for queries that fall in a dense region.
+// Search is thread-safe once built; Add is not (callers serialise writers).
+
+#ifndef SAFEGUARD_INDEX_FLAT_SCAN_H_
+#define SAFEGUARD_INDEX_FLAT_SCAN_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "safeguard/index/hamming.h"
+
+namespace safeguard::index {
+
+/// Appends every i in [0, n) with Distance(codes[i], query) <= radius to
+/// *rows (in increasing order). Uses the CPU's popcount instruction where it
+/// has one (chosen at run time). Thread-safe.
+void ScanRange(const Code256* codes, size_t n, const Code256& query, int radius, std::vector<uint32_t>* rows);
+
+class FlatScan {
+ public:
+  /// Appends codes with their ids. codes.size() must equal ids.size().
+  void Add(std::span<const Code256> codes, std::span<const uint64_t> ids);
+
+  /// Stores in *out every entry within `radius` of `query`, ordered by row
+  /// (insertion order). *out is cleared first.
+  void RangeSearch(const Code256& query, int radius, std::vector<Match>* out) const;
+
+  /// Number of entries.
+  size_t size() const { return codes_.size(); }
+
+ private:
+  std::vector<Code256> codes_;
+  std::vector<uint64_t> ids_;
+};
+
+}  // namespace safeguard::index
+
+#endif  // SAFEGUARD_INDEX_FLAT_SCAN_H_

@@ -1,0 +1,169 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+
+#include "safeguard/index/mih_index.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "safeguard/index/flat_scan.h"
+
+namespace safeguard::index {
+namespace {
+
+// A candidate costs a random access to its code; a scan reads codes in
+// order. Past roughly this many candidates per code in the index, the scan
+// is the faster of the two (measured in bench/index_bench.cc).
+constexpr size_t kScanRatio = 16;
+constexpr int kMinTables = 10;
+
+// Number of values within Hamming distance r of a `bits`-wide value.
+double BallSize(int bits, int r) {
+  double total = 0, term = 1;  // C(bits, j)
+  for (int j = 0; j <= r && j <= bits; ++j) {
+    total += term;
+    term = term * (bits - j) / (j + 1);
+  }
+  return total;
+}
+
+// Calls f(v ^ mask) for every mask of up to r set bits among the low `bits`.
+template <class F>
+void ForEachNeighbour(uint32_t v, int bits, int r, F f) {
+  f(v);
+  const uint64_t limit = uint64_t{1} << bits;
+  for (int k = 1; k <= r && k <= bits; ++k) {
+    // Gosper's hack: every `bits`-bit mask with k ones, in increasing order.
+    uint64_t mask = (uint64_t{1} << k) - 1;
+    while (mask < limit) {
+      f(v ^ static_cast<uint32_t>(mask));
+      const uint64_t c = mask & (~mask + 1);
+      const uint64_t r2 = mask + c;
+      mask = (((r2 ^ mask) >> 2) / c) | r2;
+    }
+  }
+}
+
+}  // namespace
+
+uint32_t MihIndex::Substring(const Code256& c, int start, int bits) {
+  const int word = start >> 6, shift = start & 63;
+  uint64_t v = c.w[word] >> shift;
+  if (shift + bits > 64) v |= c.w[word + 1] << (64 - shift);
+  return static_cast<uint32_t>(v & ((uint64_t{1} << bits) - 1));
+}
+
+void MihIndex::Build(std::span<const Code256> codes, std::span<const uint64_t> ids, int num_tables) {
+  codes_.assign(codes.begin(), codes.end());
+  ids_.assign(ids.begin(), ids.end());
+  const size_t n = codes_.size();
+  // At least 10 tables: a substring of 26 bits already needs a 256 MiB
+  // offsets array.
+  int m = num_tables;
+  if (m <= 0) {
+    const double log2n = std::log2(static_cast<double>(std::max<size_t>(n, 2)));
+    m = static_cast<int>(std::ceil(256.0 / log2n));
+  }
+  m = std::clamp(m, kMinTables, 32);
+  tables_.assign(static_cast<size_t>(m), Table());
+  int start = 0;
+  for (int k = 0; k < m; ++k) {
+    Table& t = tables_[k];
+    t.start = start;
+    t.bits = 256 / m + (k < 256 % m ? 1 : 0);
+    start += t.bits;
+    // Counting sort of the rows by substring value.
+    t.offsets.assign((size_t{1} << t.bits) + 1, 0);
+    for (size_t i = 0; i < n; ++i) ++t.offsets[Substring(codes_[i], t.start, t.bits) + 1];
+    for (size_t v = 1; v < t.offsets.size(); ++v) t.offsets[v] += t.offsets[v - 1];
+    t.rows.resize(n);
+    std::vector<uint32_t> next(t.offsets.begin(), t.offsets.end() - 1);
+    for (size_t i = 0; i < n; ++i)
+      t.rows[next[Substring(codes_[i], t.start, t.bits)]++] = static_cast<uint32_t>(i);
+  }
+}
+
+size_t MihIndex::MemoryBytes() const {
+  size_t bytes = codes_.capacity() * sizeof(Code256) + ids_.capacity() * sizeof(uint64_t);
+  for (const Table& t : tables_) bytes += (t.offsets.capacity() + t.rows.capacity()) * sizeof(uint32_t);
+  return bytes;
+}
+
+void MihIndex::ScanAll(const Code256& query, int radius, std::vector<uint32_t>* rows) const {
+  ScanRange(codes_.data(), codes_.size(), query, radius, rows);
+}
+
+void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>* out,
+                           SearchStats* stats) const {
+  out->clear();
+  SearchStats local;
+  SearchStats& st = stats ? *stats : local;
+  st = SearchStats();
+  const size_t n = codes_.size();
+  if (n == 0 || radius < 0) return;
+  const int m = static_cast<int>(tables_.size());
+  // Generalised pigeonhole: with r = m*q + a (0 <= a < m), a code within r
+  // is within q of the query on one of substrings 0..a, or within q-1 on
+  // one of the others.
+  const int q = radius / m, a = radius - m * q;
+  auto table_radius = [&](int k) { return k <= a ? q : q - 1; };
+
+  std::vector<uint32_t> rows;
+  double probes = 0;
+  for (int k = 0; k < m; ++k) {
+    if (table_radius(k) >= 0) probes += BallSize(tables_[k].bits, table_radius(k));
+  }
+  bool scan = m == 0 || probes * 4 > static_cast<double>(n);
+  // First pass: the bucket ranges to visit, and how many candidates that is.
+  struct Range {
+    uint32_t begin, end;
+    int table;
+  };
+  std::vector<Range> ranges;
+  size_t candidates = 0;
+  if (!scan) {
+    for (int k = 0; k < m && !scan; ++k) {
+      const int r = table_radius(k);
+      if (r < 0) continue;
+      const Table& t = tables_[k];
+      ForEachNeighbour(Substring(query, t.start, t.bits), t.bits, r, [&](uint32_t v) {
+        const uint32_t b = t.offsets[v], e = t.offsets[v + 1];
+        ++st.probes;
+        if (b != e) {
+          ranges.push_back(Range{b, e, k});
+          candidates += e - b;
+        }
+      });
+      if (candidates * kScanRatio > n) scan = true;
+    }
+  }
+  if (scan) {
+    st.scanned = true;
+    st.candidates = n;
+    ScanAll(query, radius, &rows);
+  } else {
+    st.candidates = candidates;
+    for (const Range& rg : ranges) {
+      const Table& t = tables_[rg.table];
+      for (uint32_t i = rg.begin; i < rg.end; ++i) {
+        const uint32_t row = t.rows[i];
+        const Code256& c = codes_[row];
+        if (Distance(c, query) > radius) continue;
+        // Report each row once: from the first table whose probe finds it.
+        bool earlier = false;
+        for (int j = 0; j < rg.table && !earlier; ++j) {
+          const int rj = table_radius(j);
+          if (rj < 0) continue;
+          const Table& tj = tables_[j];
+          earlier =
+              __builtin_popcount(Substring(c, tj.start, tj.bits) ^ Substring(query, tj.start, tj.bits)) <= rj;
+        }
+        if (!earlier) rows.push_back(row);
+      }
+    }
+    std::sort(rows.begin(), rows.end());
+  }
+  out->reserve(rows.size());
+  for (uint32_t r : rows) out->push_back(Match{ids_[r], Distance(codes_[r], query)});
+}
+
+}  // namespace safeguard::index
