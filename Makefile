@@ -2,10 +2,11 @@
 # fresh Debian 12 machine: they install what is missing first.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build test test-unit test-asan fuzz demo bench format format-check clean
+.PHONY: all deps build test test-unit test-asan test-tsan fuzz demo bench format format-check clean
 
 all: build
 
@@ -17,8 +18,9 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Every test: format check, the suite in Release, the suite under
-# AddressSanitizer + UndefinedBehaviorSanitizer, then each fuzzer briefly.
-test: build format-check test-unit test-asan fuzz
+# AddressSanitizer + UndefinedBehaviorSanitizer, the concurrency tests under
+# ThreadSanitizer, then each fuzzer briefly.
+test: build format-check test-unit test-asan test-tsan fuzz
 
 test-unit: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -29,6 +31,14 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+# The tests that race readers against writers, under ThreadSanitizer (clang).
+test-tsan: deps
+	CC=clang-14 CXX=clang++-14 cmake -S . -B $(TSAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DSAFEGUARD_TSAN=ON -DSAFEGUARD_BUILD_BENCH=OFF
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target safeguard_tests
+	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(JOBS) \
+	  -R '^(LiveIndex|DigestIndex)'
 
 fuzz: deps
 	scripts/run-fuzzers
@@ -47,4 +57,4 @@ format-check:
 	  if [ -n "$$out" ]; then echo "$$out" | head -40; echo "format-check: run 'make format'"; exit 1; fi
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-fuzz

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "safeguard/index/flat_scan.h"
+#include "safeguard/index/live_index.h"
 #include "safeguard/index/mih_index.h"
 
 namespace safeguard::bench {
@@ -153,6 +154,47 @@ int RunIndexBench(int argc, char** argv) {
         "qps=%.0f recall=1.0000\n",
         n, dist.c_str(), scan_build, 40.0, Percentile(scan_us, 0.5), Percentile(scan_us, 0.99),
         Percentile(scan_us, 1.0), nq / (total(scan_us) / 1e6));
+  }
+  if (compare.find("live") != std::string::npos) {
+    // The serving index: additions in batches of 10k while it could serve,
+    // then the background rebuild into one MIH base, then a withdrawal.
+    index::LiveIndex::Options lo;
+    lo.compact_threshold = n;  // one rebuild at the end, timed separately
+    index::LiveIndex live(lo);
+    constexpr size_t kBatch = 10000;
+    t0 = Clock::now();
+    for (size_t i = 0; i < n; i += kBatch) {
+      const size_t e = std::min(n, i + kBatch);
+      (void)live.Add(std::span<const Code256>(codes.data() + i, e - i),
+                     std::span<const uint64_t>(ids.data() + i, e - i));
+    }
+    const double add_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    t0 = Clock::now();
+    const std::vector<Code256> one = {RandomCode(rng)};
+    const std::vector<uint64_t> one_id = {n + 1};
+    (void)live.Add(one, one_id);  // crosses the threshold: starts the rebuild
+    live.WaitForCompaction();
+    const double compact_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::vector<double> live_us;
+    for (size_t i = 0; i < nq; ++i) {
+      auto a = Clock::now();
+      live.RangeSearch(queries[i], radius, &out);
+      live_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
+    }
+    // Withdrawal: from Remove's call to the entry no longer matching.
+    const std::vector<uint64_t> victim = {ids[0]};
+    auto a = Clock::now();
+    live.Remove(victim);
+    live.RangeSearch(codes[0], 0, &out);
+    const double withdraw_us = std::chrono::duration<double, std::micro>(Clock::now() - a).count();
+    const bool gone =
+        std::none_of(out.begin(), out.end(), [&](const index::Match& m) { return m.id == ids[0]; });
+    std::printf(
+        "method=live n=%zu dist=%s add_per_s=%.0f rebuild_s=%.2f p50_us=%.1f p99_us=%.1f "
+        "withdraw_visible_us=%.1f "
+        "withdrawn=%s\n",
+        n, dist.c_str(), n / add_s, compact_s, Percentile(live_us, 0.5), Percentile(live_us, 0.99),
+        withdraw_us, gone ? "yes" : "NO");
   }
   std::printf("queries=%zu radius=%d matches=%zu\n", nq, radius, expected);
   return 0;

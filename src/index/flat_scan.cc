@@ -2,6 +2,8 @@
 
 #include "safeguard/index/flat_scan.h"
 
+#include <algorithm>
+
 namespace safeguard::index {
 
 // Baseline x86-64 has no popcount instruction and GCC would emit a bit-trick
@@ -31,6 +33,7 @@ void FlatScan::RangeSearch(const Code256& query, int radius, std::vector<Match>*
   ScanRange(codes_.data(), codes_.size(), query, radius, &rows);
   out->reserve(rows.size());
   for (uint32_t r : rows) out->push_back(Match{ids_[r], Distance(codes_[r], query)});
+  std::sort(out->begin(), out->end(), [](const Match& a, const Match& b) { return a.id < b.id; });
 }
 
 }  // namespace safeguard::index

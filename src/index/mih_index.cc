@@ -43,6 +43,12 @@ void ForEachNeighbour(uint32_t v, int bits, int r, F f) {
   }
 }
 
+// A bucket to visit: rows[begin, end) of a table.
+struct Range {
+  uint32_t begin, end;
+  int table;
+};
+
 }  // namespace
 
 uint32_t MihIndex::Substring(const Code256& c, int start, int bits) {
@@ -75,10 +81,25 @@ void MihIndex::Build(std::span<const Code256> codes, std::span<const uint64_t> i
     t.offsets.assign((size_t{1} << t.bits) + 1, 0);
     for (size_t i = 0; i < n; ++i) ++t.offsets[Substring(codes_[i], t.start, t.bits) + 1];
     for (size_t v = 1; v < t.offsets.size(); ++v) t.offsets[v] += t.offsets[v - 1];
-    t.rows.resize(n);
     std::vector<uint32_t> next(t.offsets.begin(), t.offsets.end() - 1);
-    for (size_t i = 0; i < n; ++i)
+    if (k == 0) {
+      // Store the entries themselves in table 0's order: its row list is
+      // then the identity and need not be kept (4 bytes a hash saved).
+      std::vector<Code256> sorted_codes(n);
+      std::vector<uint64_t> sorted_ids(n);
+      for (size_t i = 0; i < n; ++i) {
+        const uint32_t pos = next[Substring(codes_[i], t.start, t.bits)]++;
+        sorted_codes[pos] = codes_[i];
+        sorted_ids[pos] = ids_[i];
+      }
+      codes_ = std::move(sorted_codes);
+      ids_ = std::move(sorted_ids);
+      continue;
+    }
+    t.rows.resize(n);
+    for (size_t i = 0; i < n; ++i) {
       t.rows[next[Substring(codes_[i], t.start, t.bits)]++] = static_cast<uint32_t>(i);
+    }
   }
 }
 
@@ -107,34 +128,50 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
   const int q = radius / m, a = radius - m * q;
   auto table_radius = [&](int k) { return k <= a ? q : q - 1; };
 
-  std::vector<uint32_t> rows;
-  double probes = 0;
+  // Per-thread scratch: a query allocates nothing once warm.
+  thread_local std::vector<uint32_t> probe_values, rows;
+  thread_local std::vector<uint8_t> probe_tables;
+  thread_local std::vector<Range> ranges;
+  rows.clear();
+  double ball = 0;
   for (int k = 0; k < m; ++k) {
-    if (table_radius(k) >= 0) probes += BallSize(tables_[k].bits, table_radius(k));
+    if (table_radius(k) >= 0) ball += BallSize(tables_[k].bits, table_radius(k));
   }
-  bool scan = m == 0 || probes * 4 > static_cast<double>(n);
-  // First pass: the bucket ranges to visit, and how many candidates that is.
-  struct Range {
-    uint32_t begin, end;
-    int table;
-  };
-  std::vector<Range> ranges;
+  bool scan = ball * 4 > static_cast<double>(n);
   size_t candidates = 0;
   if (!scan) {
-    for (int k = 0; k < m && !scan; ++k) {
+    probe_values.clear();
+    probe_tables.clear();
+    for (int k = 0; k < m; ++k) {
       const int r = table_radius(k);
       if (r < 0) continue;
       const Table& t = tables_[k];
       ForEachNeighbour(Substring(query, t.start, t.bits), t.bits, r, [&](uint32_t v) {
-        const uint32_t b = t.offsets[v], e = t.offsets[v + 1];
-        ++st.probes;
-        if (b != e) {
-          ranges.push_back(Range{b, e, k});
-          candidates += e - b;
-        }
+        probe_values.push_back(v);
+        probe_tables.push_back(static_cast<uint8_t>(k));
       });
-      if (candidates * kScanRatio > n) scan = true;
     }
+    st.probes = probe_values.size();
+    // Each probe reads a random entry of a large offsets array: a cache
+    // miss. Prefetching a few probes ahead overlaps those misses.
+    constexpr size_t kAhead = 16;
+    const size_t np = probe_values.size();
+    for (size_t i = 0; i < std::min(kAhead, np); ++i) {
+      __builtin_prefetch(&tables_[probe_tables[i]].offsets[probe_values[i]]);
+    }
+    ranges.clear();
+    for (size_t i = 0; i < np; ++i) {
+      if (i + kAhead < np)
+        __builtin_prefetch(&tables_[probe_tables[i + kAhead]].offsets[probe_values[i + kAhead]]);
+      const Table& t = tables_[probe_tables[i]];
+      const uint32_t b = t.offsets[probe_values[i]], e = t.offsets[probe_values[i] + 1];
+      if (b != e) {
+        ranges.push_back(Range{b, e, probe_tables[i]});
+        candidates += e - b;
+      }
+    }
+    // A query in a dense family of near-duplicates: the scan is cheaper.
+    if (candidates * kScanRatio > n) scan = true;
   }
   if (scan) {
     st.scanned = true;
@@ -144,8 +181,12 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
     st.candidates = candidates;
     for (const Range& rg : ranges) {
       const Table& t = tables_[rg.table];
+      constexpr uint32_t kAhead = 8;
       for (uint32_t i = rg.begin; i < rg.end; ++i) {
-        const uint32_t row = t.rows[i];
+        // Table 0 keeps no row list: its rows are the positions themselves.
+        const bool identity = rg.table == 0;
+        if (i + kAhead < rg.end) __builtin_prefetch(&codes_[identity ? i + kAhead : t.rows[i + kAhead]]);
+        const uint32_t row = identity ? i : t.rows[i];
         const Code256& c = codes_[row];
         if (Distance(c, query) > radius) continue;
         // Report each row once: from the first table whose probe finds it.
@@ -160,10 +201,10 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
         if (!earlier) rows.push_back(row);
       }
     }
-    std::sort(rows.begin(), rows.end());
   }
   out->reserve(rows.size());
   for (uint32_t r : rows) out->push_back(Match{ids_[r], Distance(codes_[r], query)});
+  std::sort(out->begin(), out->end(), [](const Match& x, const Match& y) { return x.id < y.id; });
 }
 
 }  // namespace safeguard::index

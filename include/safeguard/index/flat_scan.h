@@ -27,8 +27,8 @@ class FlatScan {
   /// Appends codes with their ids. codes.size() must equal ids.size().
   void Add(std::span<const Code256> codes, std::span<const uint64_t> ids);
 
-  /// Stores in *out every entry within `radius` of `query`, ordered by row
-  /// (insertion order). *out is cleared first.
+  /// Stores in *out every entry within `radius` of `query`, sorted by id.
+  /// *out is cleared first.
   void RangeSearch(const Code256& query, int radius, std::vector<Match>* out) const;
 
   /// Number of entries.

@@ -44,8 +44,8 @@ class MihIndex {
   /// at most 256 MiB).
   void Build(std::span<const Code256> codes, std::span<const uint64_t> ids, int num_tables = 0);
 
-  /// Stores in *out every entry within `radius` (0..256) of `query`, ordered
-  /// by row (build order). *out is cleared first. stats may be null.
+  /// Stores in *out every entry within `radius` (0..256) of `query`, sorted
+  /// by id. *out is cleared first. stats may be null.
   void RangeSearch(const Code256& query, int radius, std::vector<Match>* out,
                    SearchStats* stats = nullptr) const;
 
@@ -55,13 +55,18 @@ class MihIndex {
   int num_tables() const { return static_cast<int>(tables_.size()); }
   /// Bytes held: codes, ids, offsets and row lists.
   size_t MemoryBytes() const;
+  /// The codes and ids, in row order (sorted by the first substring, not in
+  /// build order).
+  const std::vector<Code256>& codes() const { return codes_; }
+  const std::vector<uint64_t>& ids() const { return ids_; }
 
  private:
   struct Table {
     int start = 0;                  // first bit of the substring
     int bits = 0;                   // width of the substring
     std::vector<uint32_t> offsets;  // 2^bits + 1: rows of value v are rows[offsets[v], offsets[v+1])
-    std::vector<uint32_t> rows;     // every row, sorted by substring value
+    std::vector<uint32_t> rows;     // every row, sorted by substring value (empty for table 0,
+                                    // whose order the entries themselves are stored in)
   };
 
   static uint32_t Substring(const Code256& c, int start, int bits);

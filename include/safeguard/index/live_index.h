@@ -1,0 +1,124 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+//
+// LiveIndex: the Hamming index a matcher serves from while banks change.
+//
+// Readers never wait for writers' work: a search copies the pointer to one
+// immutable State (under state_mu_, which anyone holds only for that copy or
+// swap of a shared_ptr, nanoseconds) and answers from it, so it sees either
+// all of a change or none of it. A State is a multi-index-hashing base (MihIndex), a short delta of
+// recent additions (scanned; immutable chunks shared between States) and the
+// sorted ids removed since the base was built (filtered out of results).
+// Add and Remove publish a new State in time proportional to the change (plus
+// copying the removed-id list and the chunk pointers), not to the index: a
+// withdrawal stops matching as soon as Remove returns. When the delta or the
+// removed list grows past a threshold, a background thread builds a new base
+// from the current entries and installs it, carrying over whatever changed
+// meanwhile; searches go on against the old State throughout.
+//
+// Ids are the caller's (e.g. bank signal ids) and must be unique among live
+// entries. Thread-safety: every method may be called from any thread; writers
+// are serialised by one mutex (writer_mu_).
+
+#ifndef SAFEGUARD_INDEX_LIVE_INDEX_H_
+#define SAFEGUARD_INDEX_LIVE_INDEX_H_
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "safeguard/common/status.h"
+#include "safeguard/index/hamming.h"
+#include "safeguard/index/mih_index.h"
+
+namespace safeguard::index {
+
+class LiveIndex {
+ public:
+  struct Options {
+    /// Start a background rebuild of the base when the delta holds more
+    /// entries than this, or more ids are pending removal.
+    size_t compact_threshold = 1 << 16;
+    /// Tables for the base (0: chosen from its size, see MihIndex::Build).
+    int num_tables = 0;
+  };
+
+  LiveIndex();
+  explicit LiveIndex(const Options& options);
+  /// Waits for a running background rebuild to finish.
+  ~LiveIndex();
+
+  LiveIndex(const LiveIndex&) = delete;
+  LiveIndex& operator=(const LiveIndex&) = delete;
+
+  /// Adds entries. Returns kInvalidArgument, adding nothing, if the spans
+  /// differ in length or an id is already present (or was removed and the
+  /// removal is not yet compacted: signal ids are never reused).
+  Status Add(std::span<const Code256> codes, std::span<const uint64_t> ids);
+
+  /// Removes the entries with these ids; unknown ids are ignored. Returns how
+  /// many were removed. They stop matching before this returns.
+  size_t Remove(std::span<const uint64_t> ids);
+
+  /// Stores in *out every live entry within `radius` of `query` (order
+  /// unspecified). *out is cleared first.
+  void RangeSearch(const Code256& query, int radius, std::vector<Match>* out) const;
+
+  /// For the dihedral hashes of one image: every live entry within `radius`
+  /// of any of `queries`, each id once with its smallest distance, sorted by
+  /// id. All queries are answered from the same State.
+  void RangeSearchAny(std::span<const Code256> queries, int radius, std::vector<Match>* out) const;
+
+  /// Number of live entries.
+  size_t size() const;
+
+  /// Blocks until no background rebuild is running (tests, benchmarks).
+  void WaitForCompaction();
+
+ private:
+  struct Chunk {
+    std::vector<Code256> codes;
+    std::vector<uint64_t> ids;
+  };
+  struct State {
+    std::shared_ptr<const MihIndex> base;
+    std::vector<std::shared_ptr<const Chunk>> delta;  // append-only between rebuilds
+    size_t delta_size = 0;
+    std::shared_ptr<const std::vector<uint64_t>> removed;  // sorted; ids removed since `base` was built
+    size_t live = 0;
+  };
+
+  std::shared_ptr<const State> Load() const {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    return state_;
+  }
+  void Publish(std::shared_ptr<const State> s) {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    state_.swap(s);
+  }  // the old State is released here, outside the lock
+  void SearchState(const State& s, const Code256& query, int radius, std::vector<Match>* out) const;
+  void MaybeCompactLocked(const std::shared_ptr<const State>& s);
+  void Compact(std::shared_ptr<const State> snapshot);
+
+  const Options options_;
+  // A plain mutex rather than std::atomic<std::shared_ptr>: libstdc++ 12
+  // implements that with an internal spin bit that ThreadSanitizer cannot
+  // see, and the cost is the same (one uncontended lock per search).
+  mutable std::mutex state_mu_;
+  std::shared_ptr<const State> state_;  // guarded by state_mu_
+
+  std::mutex writer_mu_;                   // serialises writers and the rebuild's install
+  std::unordered_set<uint64_t> live_ids_;  // guarded by writer_mu_
+  bool compacting_ = false;                // guarded by writer_mu_
+  std::condition_variable compact_done_;   // signalled with writer_mu_ when compacting_ clears
+  std::thread compactor_;                  // guarded by writer_mu_
+};
+
+}  // namespace safeguard::index
+
+#endif  // SAFEGUARD_INDEX_LIVE_INDEX_H_

@@ -1,0 +1,218 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+
+#include "safeguard/index/live_index.h"
+
+#include <algorithm>
+
+#include "safeguard/index/flat_scan.h"
+
+namespace safeguard::index {
+namespace {
+
+// Small chunks: an Add copies at most one partial chunk, so single-entry
+// adds stay cheap; the delta is short-lived anyway.
+constexpr size_t kChunkEntries = 256;
+
+bool Contains(const std::vector<uint64_t>& sorted, uint64_t id) {
+  return std::binary_search(sorted.begin(), sorted.end(), id);
+}
+
+}  // namespace
+
+LiveIndex::LiveIndex() : LiveIndex(Options()) {}
+
+LiveIndex::LiveIndex(const Options& options) : options_(options) {
+  auto s = std::make_shared<State>();
+  s->removed = std::make_shared<const std::vector<uint64_t>>();
+  Publish(std::move(s));
+}
+
+LiveIndex::~LiveIndex() {
+  std::unique_lock<std::mutex> lock(writer_mu_);
+  compact_done_.wait(lock, [&] { return !compacting_; });
+  std::thread t = std::move(compactor_);
+  lock.unlock();
+  if (t.joinable()) t.join();
+}
+
+Status LiveIndex::Add(std::span<const Code256> codes, std::span<const uint64_t> ids) {
+  if (codes.size() != ids.size()) {
+    return Status::InvalidArgument("LiveIndex::Add: " + std::to_string(codes.size()) + " codes but " +
+                                   std::to_string(ids.size()) + " ids");
+  }
+  if (codes.empty()) return Status::Ok();
+  std::lock_guard<std::mutex> lock(writer_mu_);
+  const std::shared_ptr<const State> cur = Load();
+  std::unordered_set<uint64_t> batch;
+  for (uint64_t id : ids) {
+    if (live_ids_.count(id) || !batch.insert(id).second) {
+      return Status::InvalidArgument("LiveIndex::Add: id " + std::to_string(id) + " is already in the index");
+    }
+    if (Contains(*cur->removed, id)) {
+      return Status::InvalidArgument("LiveIndex::Add: id " + std::to_string(id) +
+                                     " was removed and may not be reused before the index is compacted");
+    }
+  }
+  auto next = std::make_shared<State>(*cur);
+  size_t i = 0;
+  while (i < codes.size()) {
+    std::shared_ptr<Chunk> chunk;
+    if (!next->delta.empty() && next->delta.back()->ids.size() < kChunkEntries) {
+      chunk = std::make_shared<Chunk>(*next->delta.back());  // copy-on-write: readers keep the old one
+      next->delta.pop_back();
+    } else {
+      chunk = std::make_shared<Chunk>();
+      chunk->codes.reserve(kChunkEntries);
+      chunk->ids.reserve(kChunkEntries);
+    }
+    const size_t take = std::min(kChunkEntries - chunk->ids.size(), codes.size() - i);
+    chunk->codes.insert(chunk->codes.end(), codes.begin() + i, codes.begin() + i + take);
+    chunk->ids.insert(chunk->ids.end(), ids.begin() + i, ids.begin() + i + take);
+    next->delta.push_back(std::move(chunk));
+    i += take;
+  }
+  next->delta_size += codes.size();
+  next->live += codes.size();
+  live_ids_.insert(ids.begin(), ids.end());
+  std::shared_ptr<const State> published = std::move(next);
+  Publish(published);
+  MaybeCompactLocked(published);
+  return Status::Ok();
+}
+
+size_t LiveIndex::Remove(std::span<const uint64_t> ids) {
+  std::lock_guard<std::mutex> lock(writer_mu_);
+  std::vector<uint64_t> gone;
+  for (uint64_t id : ids) {
+    if (live_ids_.erase(id)) gone.push_back(id);
+  }
+  if (gone.empty()) return 0;
+  std::sort(gone.begin(), gone.end());
+  const std::shared_ptr<const State> cur = Load();
+  auto removed = std::make_shared<std::vector<uint64_t>>();
+  removed->reserve(cur->removed->size() + gone.size());
+  std::merge(cur->removed->begin(), cur->removed->end(), gone.begin(), gone.end(),
+             std::back_inserter(*removed));
+  auto next = std::make_shared<State>(*cur);
+  next->removed = std::move(removed);
+  next->live -= gone.size();
+  std::shared_ptr<const State> published = std::move(next);
+  Publish(published);
+  MaybeCompactLocked(published);
+  return gone.size();
+}
+
+size_t LiveIndex::size() const { return Load()->live; }
+
+void LiveIndex::SearchState(const State& s, const Code256& query, int radius, std::vector<Match>* out) const {
+  if (s.base) {
+    s.base->RangeSearch(query, radius, out);
+  } else {
+    out->clear();
+  }
+  thread_local std::vector<uint32_t> rows;
+  for (const auto& chunk : s.delta) {
+    rows.clear();
+    ScanRange(chunk->codes.data(), chunk->codes.size(), query, radius, &rows);
+    for (uint32_t r : rows) out->push_back(Match{chunk->ids[r], Distance(chunk->codes[r], query)});
+  }
+  if (!s.removed->empty()) {
+    std::erase_if(*out, [&](const Match& m) { return Contains(*s.removed, m.id); });
+  }
+}
+
+void LiveIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>* out) const {
+  const std::shared_ptr<const State> s = Load();
+  SearchState(*s, query, radius, out);
+}
+
+void LiveIndex::RangeSearchAny(std::span<const Code256> queries, int radius, std::vector<Match>* out) const {
+  out->clear();
+  const std::shared_ptr<const State> s = Load();
+  std::vector<Match> one;
+  for (const Code256& q : queries) {
+    SearchState(*s, q, radius, &one);
+    out->insert(out->end(), one.begin(), one.end());
+  }
+  std::sort(out->begin(), out->end(), [](const Match& a, const Match& b) {
+    return a.id != b.id ? a.id < b.id : a.distance < b.distance;
+  });
+  out->erase(
+      std::unique(out->begin(), out->end(), [](const Match& a, const Match& b) { return a.id == b.id; }),
+      out->end());
+}
+
+void LiveIndex::MaybeCompactLocked(const std::shared_ptr<const State>& s) {
+  if (compacting_) return;
+  if (s->delta_size <= options_.compact_threshold && s->removed->size() <= options_.compact_threshold) return;
+  compacting_ = true;
+  if (compactor_.joinable()) compactor_.join();  // the previous one has finished its work
+  compactor_ = std::thread(&LiveIndex::Compact, this, s);
+}
+
+void LiveIndex::Compact(std::shared_ptr<const State> snapshot) {
+  // Build the new base from the snapshot's live entries, without any lock:
+  // writers and readers carry on meanwhile.
+  std::vector<Code256> codes;
+  std::vector<uint64_t> ids;
+  codes.reserve(snapshot->live);
+  ids.reserve(snapshot->live);
+  const std::vector<uint64_t>& removed = *snapshot->removed;
+  if (snapshot->base) {
+    const auto& bc = snapshot->base->codes();
+    const auto& bi = snapshot->base->ids();
+    for (size_t i = 0; i < bi.size(); ++i) {
+      if (!Contains(removed, bi[i])) {
+        codes.push_back(bc[i]);
+        ids.push_back(bi[i]);
+      }
+    }
+  }
+  for (const auto& chunk : snapshot->delta) {
+    for (size_t i = 0; i < chunk->ids.size(); ++i) {
+      if (!Contains(removed, chunk->ids[i])) {
+        codes.push_back(chunk->codes[i]);
+        ids.push_back(chunk->ids[i]);
+      }
+    }
+  }
+  auto base = std::make_shared<MihIndex>();
+  base->Build(codes, ids, options_.num_tables);
+
+  // Install: keep what changed since the snapshot (later additions, later
+  // removals), drop what the new base already reflects.
+  std::lock_guard<std::mutex> lock(writer_mu_);
+  const std::shared_ptr<const State> cur = Load();
+  auto next = std::make_shared<State>();
+  next->base = std::move(base);
+  size_t seen = 0;
+  std::shared_ptr<Chunk> chunk;
+  for (const auto& c : cur->delta) {
+    for (size_t i = 0; i < c->ids.size(); ++i, ++seen) {
+      if (seen < snapshot->delta_size) continue;
+      if (!chunk || chunk->ids.size() == kChunkEntries) {
+        if (chunk) next->delta.push_back(std::move(chunk));
+        chunk = std::make_shared<Chunk>();
+      }
+      chunk->codes.push_back(c->codes[i]);
+      chunk->ids.push_back(c->ids[i]);
+    }
+  }
+  if (chunk) next->delta.push_back(std::move(chunk));
+  next->delta_size = cur->delta_size - snapshot->delta_size;
+  auto later_removed = std::make_shared<std::vector<uint64_t>>();
+  std::set_difference(cur->removed->begin(), cur->removed->end(), removed.begin(), removed.end(),
+                      std::back_inserter(*later_removed));
+  next->removed = std::move(later_removed);
+  next->live = cur->live;
+  Publish(std::move(next));
+  compacting_ = false;
+  compact_done_.notify_all();
+}
+
+void LiveIndex::WaitForCompaction() {
+  std::unique_lock<std::mutex> lock(writer_mu_);
+  compact_done_.wait(lock, [&] { return !compacting_; });
+}
+
+}  // namespace safeguard::index

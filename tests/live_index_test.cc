@@ -1,0 +1,192 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+//
+// LiveIndex: exact answers while entries come and go (checked against a
+// brute-force model after every step, across background rebuilds), and a
+// race between a writer and readers: a reader must find every entry whose
+// Add returned before its search started and must never see an entry whose
+// Remove returned before its search started.
+
+#include "safeguard/index/live_index.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <random>
+#include <thread>
+
+namespace safeguard::index {
+namespace {
+
+Code256 RandomCode(std::mt19937_64& rng) {
+  Code256 c;
+  for (auto& w : c.w) w = rng();
+  return c;
+}
+
+Code256 Flip(Code256 c, int bits, std::mt19937_64& rng) {
+  for (int i = 0; i < bits; ++i) {
+    const int b = static_cast<int>(rng() % 256);
+    c.w[b >> 6] ^= uint64_t{1} << (b & 63);
+  }
+  return c;
+}
+
+std::vector<Match> Sorted(std::vector<Match> v) {
+  std::sort(v.begin(), v.end(), [](const Match& a, const Match& b) { return a.id < b.id; });
+  return v;
+}
+
+TEST(LiveIndex, AddSearchRemove) {
+  LiveIndex index;
+  std::mt19937_64 rng(1);
+  const Code256 a = RandomCode(rng), b = Flip(a, 10, rng);
+  const std::vector<Code256> codes = {a, b};
+  const std::vector<uint64_t> ids = {7, 9};
+  ASSERT_TRUE(index.Add(codes, ids).ok());
+  EXPECT_EQ(index.size(), 2u);
+  std::vector<Match> out;
+  index.RangeSearch(a, 31, &out);
+  EXPECT_EQ(Sorted(out), (std::vector<Match>{{7, 0}, {9, Distance(a, b)}}));
+  const std::vector<uint64_t> gone = {7, 12345};
+  EXPECT_EQ(index.Remove(gone), 1u);
+  index.RangeSearch(a, 31, &out);
+  EXPECT_EQ(out, (std::vector<Match>{{9, Distance(a, b)}}));
+  EXPECT_EQ(index.size(), 1u);
+}
+
+TEST(LiveIndex, RefusesBadAdds) {
+  LiveIndex index;
+  std::mt19937_64 rng(2);
+  const std::vector<Code256> one = {RandomCode(rng)};
+  const std::vector<Code256> two = {RandomCode(rng), RandomCode(rng)};
+  const std::vector<uint64_t> id1 = {1};
+  EXPECT_EQ(index.Add(two, id1).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(index.Add(one, id1).ok());
+  EXPECT_EQ(index.Add(one, id1).code(), StatusCode::kInvalidArgument) << "duplicate id";
+  const std::vector<uint64_t> dup = {5, 5};
+  EXPECT_EQ(index.Add(two, dup).code(), StatusCode::kInvalidArgument) << "duplicate within a batch";
+  EXPECT_EQ(index.size(), 1u) << "a refused batch adds nothing";
+  index.Remove(id1);
+  EXPECT_EQ(index.Add(one, id1).code(), StatusCode::kInvalidArgument) << "removed ids are not reused";
+}
+
+TEST(LiveIndex, DihedralBatchReportsEachIdOnceWithItsBestDistance) {
+  LiveIndex index;
+  std::mt19937_64 rng(3);
+  const Code256 c = RandomCode(rng);
+  const std::vector<Code256> codes = {c};
+  const std::vector<uint64_t> ids = {42};
+  ASSERT_TRUE(index.Add(codes, ids).ok());
+  std::vector<Code256> queries(8);
+  for (int d = 0; d < 8; ++d) queries[d] = Flip(c, 3 * d, rng);
+  std::vector<Match> out;
+  index.RangeSearchAny(queries, 31, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].id, 42u);
+  EXPECT_EQ(out[0].distance, 0);
+}
+
+TEST(LiveIndex, ExactAgainstAModelThroughRebuilds) {
+  LiveIndex::Options options;
+  options.compact_threshold = 300;  // many background rebuilds
+  LiveIndex index(options);
+  std::mt19937_64 rng(4);
+  std::map<uint64_t, Code256> model;
+  std::vector<Code256> centres(20);
+  for (auto& c : centres) c = RandomCode(rng);
+  uint64_t next_id = 1;
+  std::vector<Match> got;
+  for (int step = 0; step < 300; ++step) {
+    // A batch of additions near the centres, and some removals.
+    std::vector<Code256> codes;
+    std::vector<uint64_t> ids;
+    const int adds = static_cast<int>(rng() % 50);
+    for (int i = 0; i < adds; ++i) {
+      codes.push_back(Flip(centres[rng() % centres.size()], static_cast<int>(rng() % 40), rng));
+      ids.push_back(next_id);
+      model[next_id++] = codes.back();
+    }
+    ASSERT_TRUE(index.Add(codes, ids).ok());
+    std::vector<uint64_t> gone;
+    for (int i = 0; i < 15 && !model.empty(); ++i) {
+      auto it = model.lower_bound(rng() % next_id);
+      if (it == model.end()) continue;
+      gone.push_back(it->first);
+      model.erase(it);
+    }
+    index.Remove(gone);
+    if (step % 50 == 0) index.WaitForCompaction();
+    ASSERT_EQ(index.size(), model.size());
+    for (int qi = 0; qi < 5; ++qi) {
+      const Code256 q = Flip(centres[rng() % centres.size()], static_cast<int>(rng() % 30), rng);
+      const int radius = static_cast<int>(rng() % 64);
+      index.RangeSearch(q, radius, &got);
+      std::vector<Match> want;
+      for (const auto& [id, code] : model) {
+        if (Distance(code, q) <= radius) want.push_back(Match{id, Distance(code, q)});
+      }
+      ASSERT_EQ(Sorted(got), want) << "step " << step << " radius " << radius;
+    }
+  }
+}
+
+TEST(LiveIndex, ReadersRaceAWriter) {
+  LiveIndex::Options options;
+  options.compact_threshold = 500;
+  LiveIndex index(options);
+  constexpr uint64_t kTotal = 20000, kKeep = 2000;  // entry i is removed once i + kKeep is added
+  std::vector<Code256> codes(kTotal);
+  std::mt19937_64 rng(5);
+  for (auto& c : codes) c = RandomCode(rng);
+  std::atomic<uint64_t> added{0}, removed{0};  // entries [0, added) were added, [0, removed) removed
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> checks{0};
+  std::atomic<bool> failed{false};
+  auto reader = [&](uint64_t seed) {
+    std::mt19937_64 r(seed);
+    std::vector<Match> out;
+    while (!stop.load()) {
+      const uint64_t a = added.load(std::memory_order_acquire);
+      const uint64_t rm = removed.load(std::memory_order_acquire);
+      if (a == 0) continue;
+      // Live for sure: added before this search, and not removed even by
+      // the time the writer could be done with the next removal.
+      if (a > rm + 1) {
+        const uint64_t i = rm + 1 + r() % (a - rm - 1);
+        index.RangeSearch(codes[i], 0, &out);
+        const bool found = std::any_of(out.begin(), out.end(), [&](const Match& m) { return m.id == i + 1; });
+        if (!found && removed.load() <= i) failed = true;
+      }
+      if (rm > 0) {
+        const uint64_t j = r() % rm;
+        index.RangeSearch(codes[j], 0, &out);
+        if (std::any_of(out.begin(), out.end(), [&](const Match& m) { return m.id == j + 1; })) failed = true;
+      }
+      checks.fetch_add(1);
+    }
+  };
+  std::thread r1(reader, 11), r2(reader, 12);
+  for (uint64_t i = 0; i < kTotal; ++i) {
+    const std::vector<Code256> c = {codes[i]};
+    const std::vector<uint64_t> id = {i + 1};
+    ASSERT_TRUE(index.Add(c, id).ok());
+    added.store(i + 1, std::memory_order_release);
+    if (i >= kKeep) {
+      const std::vector<uint64_t> gone = {i - kKeep + 1};
+      ASSERT_EQ(index.Remove(gone), 1u);
+      removed.store(i - kKeep + 1, std::memory_order_release);
+    }
+  }
+  stop = true;
+  r1.join();
+  r2.join();
+  EXPECT_FALSE(failed.load());
+  EXPECT_GT(checks.load(), 1000u);
+  index.WaitForCompaction();
+  EXPECT_EQ(index.size(), kKeep);
+}
+
+}  // namespace
+}  // namespace safeguard::index
