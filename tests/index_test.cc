@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <random>
 
 #include "safeguard/index/flat_scan.h"
@@ -136,6 +137,53 @@ TEST(MihIndex, DuplicatesAndExactHits) {
   for (const Match& m : out) EXPECT_EQ(m.distance, 0);
   mih.RangeSearch(Flip(c, 1, rng), 0, &out);
   EXPECT_TRUE(out.empty());
+}
+
+TEST(MihIndex, SnapshotRoundTripAndDamage) {
+  std::mt19937_64 rng(6);
+  auto codes = MakeSet(Dist::kClustered, 20000, rng);
+  std::vector<uint64_t> ids(codes.size());
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = 3 * i + 1;
+  MihIndex built;
+  built.Build(codes, ids);
+  const std::string path = ::testing::TempDir() + "/safeguard_mih_snapshot.bin";
+  ASSERT_TRUE(built.Save(path).ok());
+  MihIndex loaded;
+  ASSERT_TRUE(loaded.Load(path).ok());
+  ASSERT_EQ(loaded.size(), built.size());
+  std::vector<Match> a, b;
+  for (int i = 0; i < 200; ++i) {
+    const Code256 q = Flip(codes[rng() % codes.size()], static_cast<int>(rng() % 35), rng);
+    built.RangeSearch(q, 31, &a);
+    loaded.RangeSearch(q, 31, &b);
+    ASSERT_EQ(a, b);
+  }
+  // Damage: one flipped byte in the middle, then a truncated file.
+  std::string bytes;
+  {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) bytes.append(buf, n);
+    std::fclose(f);
+  }
+  auto write = [&](const std::string& data) {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    std::fwrite(data.data(), 1, data.size(), f);
+    std::fclose(f);
+  };
+  std::string flipped = bytes;
+  flipped[flipped.size() / 2] ^= 0x40;
+  write(flipped);
+  Status s = loaded.Load(path);
+  EXPECT_EQ(s.code(), StatusCode::kCorrupt) << s.ToString();
+  EXPECT_EQ(loaded.size(), 0u);
+  write(bytes.substr(0, bytes.size() - 100));
+  EXPECT_EQ(loaded.Load(path).code(), StatusCode::kCorrupt);
+  write("not an index");
+  EXPECT_EQ(loaded.Load(path).code(), StatusCode::kCorrupt);
+  std::remove(path.c_str());
+  EXPECT_EQ(loaded.Load(path).code(), StatusCode::kNotFound);
 }
 
 TEST(Code256, FromPdqKeepsBitNumbering) {

@@ -2,8 +2,14 @@
 
 #include "safeguard/index/mih_index.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 
 #include "safeguard/index/flat_scan.h"
 
@@ -85,8 +91,8 @@ void MihIndex::Build(std::span<const Code256> codes, std::span<const uint64_t> i
     if (k == 0) {
       // Store the entries themselves in table 0's order: its row list is
       // then the identity and need not be kept (4 bytes a hash saved).
-      std::vector<Code256> sorted_codes(n);
-      std::vector<uint64_t> sorted_ids(n);
+      HugeVector<Code256> sorted_codes(n);
+      HugeVector<uint64_t> sorted_ids(n);
       for (size_t i = 0; i < n; ++i) {
         const uint32_t pos = next[Substring(codes_[i], t.start, t.bits)]++;
         sorted_codes[pos] = codes_[i];
@@ -205,6 +211,152 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
   out->reserve(rows.size());
   for (uint32_t r : rows) out->push_back(Match{ids_[r], Distance(codes_[r], query)});
   std::sort(out->begin(), out->end(), [](const Match& x, const Match& y) { return x.id < y.id; });
+}
+
+}  // namespace safeguard::index
+
+namespace safeguard::index {
+namespace {
+
+constexpr char kMagic[8] = {'S', 'G', 'M', 'I', 'H', 'X', '0', '1'};
+constexpr uint32_t kFormatVersion = 1;
+
+// FNV-1a over 64-bit words: cheap enough to run over a gigabyte at load,
+// and catches truncation and torn writes (not an adversary: snapshot files
+// are the platform's own).
+struct Checksum {
+  uint64_t h = 1469598103934665603ull;
+  void Add(const void* data, size_t bytes) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    size_t i = 0;
+    for (; i + 8 <= bytes; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      h = (h ^ w) * 1099511628211ull;
+    }
+    for (; i < bytes; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  }
+};
+
+struct File {
+  FILE* f = nullptr;
+  ~File() {
+    if (f) std::fclose(f);
+  }
+};
+
+bool WriteAll(FILE* f, const void* data, size_t bytes, Checksum* sum) {
+  sum->Add(data, bytes);
+  return std::fwrite(data, 1, bytes, f) == bytes;
+}
+
+bool ReadAll(FILE* f, void* data, size_t bytes, Checksum* sum) {
+  if (std::fread(data, 1, bytes, f) != bytes) return false;
+  sum->Add(data, bytes);
+  return true;
+}
+
+}  // namespace
+
+Status MihIndex::Save(const std::string& path) const {
+  const std::string tmp = path + ".tmp";
+  File out;
+  out.f = std::fopen(tmp.c_str(), "wb");
+  if (!out.f) return Status::IoError(tmp + ": cannot create: " + std::strerror(errno));
+  Checksum sum;
+  const uint64_t header[3] = {kFormatVersion, codes_.size(), tables_.size()};
+  bool ok = std::fwrite(kMagic, 1, sizeof(kMagic), out.f) == sizeof(kMagic) &&
+            WriteAll(out.f, header, sizeof(header), &sum);
+  for (const Table& t : tables_) {
+    const uint32_t layout[2] = {static_cast<uint32_t>(t.start), static_cast<uint32_t>(t.bits)};
+    ok = ok && WriteAll(out.f, layout, sizeof(layout), &sum);
+  }
+  ok = ok && WriteAll(out.f, codes_.data(), codes_.size() * sizeof(Code256), &sum) &&
+       WriteAll(out.f, ids_.data(), ids_.size() * sizeof(uint64_t), &sum);
+  for (const Table& t : tables_) {
+    ok = ok && WriteAll(out.f, t.offsets.data(), t.offsets.size() * sizeof(uint32_t), &sum) &&
+         WriteAll(out.f, t.rows.data(), t.rows.size() * sizeof(uint32_t), &sum);
+  }
+  ok = ok && std::fwrite(&sum.h, 1, sizeof(sum.h), out.f) == sizeof(sum.h);
+  ok = ok && std::fflush(out.f) == 0 && fsync(fileno(out.f)) == 0;
+  std::fclose(out.f);
+  out.f = nullptr;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Status::IoError(path + ": writing the index snapshot failed: " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+Status MihIndex::Load(const std::string& path) {
+  codes_.clear();
+  ids_.clear();
+  tables_.clear();
+  File in;
+  in.f = std::fopen(path.c_str(), "rb");
+  if (!in.f) {
+    if (errno == ENOENT) return Status::NotFound(path + ": no index snapshot");
+    return Status::IoError(path + ": cannot open: " + std::strerror(errno));
+  }
+  auto corrupt = [&](const std::string& why) {
+    codes_.clear();
+    ids_.clear();
+    tables_.clear();
+    return Status::Corrupt(path + ": not a valid index snapshot: " + why);
+  };
+  char magic[8];
+  Checksum sum;
+  uint64_t header[3];
+  if (std::fread(magic, 1, 8, in.f) != 8 || std::memcmp(magic, kMagic, 8) != 0) return corrupt("bad magic");
+  if (!ReadAll(in.f, header, sizeof(header), &sum)) return corrupt("truncated header");
+  if (header[0] != kFormatVersion) return corrupt("format version " + std::to_string(header[0]));
+  const uint64_t n = header[1], m = header[2];
+  if (n >= (uint64_t{1} << 32) || m < 1 || m > 64) return corrupt("impossible sizes");
+  // The file must be as long as the header says before anything is allocated.
+  struct stat st;
+  if (fstat(fileno(in.f), &st) != 0) return Status::IoError(path + ": cannot stat");
+  uint64_t expected = 8 + sizeof(header) + m * 8 + n * (sizeof(Code256) + 8) + 8;
+  tables_.resize(m);
+  int next_start = 0;
+  for (uint64_t k = 0; k < m; ++k) {
+    uint32_t layout[2];
+    if (!ReadAll(in.f, layout, sizeof(layout), &sum)) return corrupt("truncated table layout");
+    Table& t = tables_[k];
+    t.start = static_cast<int>(layout[0]);
+    t.bits = static_cast<int>(layout[1]);
+    if (t.start != next_start || t.bits < 1 || t.bits > 26 || t.start + t.bits > 256)
+      return corrupt("table layout");
+    next_start += t.bits;
+    expected += ((uint64_t{1} << t.bits) + 1) * 4 + (k == 0 ? 0 : n * 4);
+  }
+  if (next_start != 256) return corrupt("tables do not cover 256 bits");
+  if (static_cast<uint64_t>(st.st_size) != expected) return corrupt("file size does not match its header");
+  codes_.resize(n);
+  ids_.resize(n);
+  if (!ReadAll(in.f, codes_.data(), n * sizeof(Code256), &sum) || !ReadAll(in.f, ids_.data(), n * 8, &sum)) {
+    return corrupt("truncated");
+  }
+  for (uint64_t k = 0; k < m; ++k) {
+    Table& t = tables_[k];
+    t.offsets.resize((size_t{1} << t.bits) + 1);
+    t.rows.resize(k == 0 ? 0 : n);
+    if (!ReadAll(in.f, t.offsets.data(), t.offsets.size() * 4, &sum) ||
+        !ReadAll(in.f, t.rows.data(), t.rows.size() * 4, &sum)) {
+      return corrupt("truncated");
+    }
+    // Offsets must be a non-decreasing run from 0 to n and rows in range, or
+    // a search could read out of bounds.
+    if (t.offsets.front() != 0 || t.offsets.back() != n) return corrupt("offsets");
+    for (size_t v = 1; v < t.offsets.size(); ++v) {
+      if (t.offsets[v] < t.offsets[v - 1]) return corrupt("offsets");
+    }
+    for (uint32_t r : t.rows) {
+      if (r >= n) return corrupt("rows");
+    }
+  }
+  uint64_t stored;
+  if (std::fread(&stored, 1, 8, in.f) != 8 || stored != sum.h) return corrupt("checksum mismatch");
+  return Status::Ok();
 }
 
 }  // namespace safeguard::index

@@ -23,9 +23,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
+#include "safeguard/common/status.h"
 #include "safeguard/index/hamming.h"
+#include "safeguard/index/huge_page_allocator.h"
 
 namespace safeguard::index {
 
@@ -49,6 +52,17 @@ class MihIndex {
   void RangeSearch(const Code256& query, int radius, std::vector<Match>* out,
                    SearchStats* stats = nullptr) const;
 
+  /// Writes the built index to `path` (format in docs/index_format.md), via
+  /// a temporary file renamed into place, so a crash leaves the old file.
+  /// Returns kIoError on failure.
+  Status Save(const std::string& path) const;
+
+  /// Replaces this index with the one saved at `path`. Returns kNotFound,
+  /// kIoError, or kCorrupt (bad magic, version, sizes or checksum) and leaves
+  /// the index empty on failure. The loaded arrays are read into memory, so
+  /// the index is warm (every page touched) when Load returns.
+  Status Load(const std::string& path);
+
   /// Number of entries.
   size_t size() const { return codes_.size(); }
   /// Number of substring tables.
@@ -57,23 +71,23 @@ class MihIndex {
   size_t MemoryBytes() const;
   /// The codes and ids, in row order (sorted by the first substring, not in
   /// build order).
-  const std::vector<Code256>& codes() const { return codes_; }
-  const std::vector<uint64_t>& ids() const { return ids_; }
+  std::span<const Code256> codes() const { return codes_; }
+  std::span<const uint64_t> ids() const { return ids_; }
 
  private:
   struct Table {
-    int start = 0;                  // first bit of the substring
-    int bits = 0;                   // width of the substring
-    std::vector<uint32_t> offsets;  // 2^bits + 1: rows of value v are rows[offsets[v], offsets[v+1])
-    std::vector<uint32_t> rows;     // every row, sorted by substring value (empty for table 0,
-                                    // whose order the entries themselves are stored in)
+    int start = 0;                 // first bit of the substring
+    int bits = 0;                  // width of the substring
+    HugeVector<uint32_t> offsets;  // 2^bits + 1: rows of value v are rows[offsets[v], offsets[v+1])
+    HugeVector<uint32_t> rows;     // every row, sorted by substring value (empty for table 0,
+                                   // whose order the entries themselves are stored in)
   };
 
   static uint32_t Substring(const Code256& c, int start, int bits);
   void ScanAll(const Code256& query, int radius, std::vector<uint32_t>* rows) const;
 
-  std::vector<Code256> codes_;
-  std::vector<uint64_t> ids_;
+  HugeVector<Code256> codes_;
+  HugeVector<uint64_t> ids_;
   std::vector<Table> tables_;
 };
 
