@@ -16,10 +16,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
+#if SAFEGUARD_HAVE_FAISS
+#include "faiss_compare.h"
+#endif
 #include "safeguard/index/flat_scan.h"
 #include "safeguard/index/live_index.h"
 #include "safeguard/index/mih_index.h"
@@ -154,6 +158,41 @@ int RunIndexBench(int argc, char** argv) {
         "qps=%.0f recall=1.0000\n",
         n, dist.c_str(), scan_build, 40.0, Percentile(scan_us, 0.5), Percentile(scan_us, 0.99),
         Percentile(scan_us, 1.0), nq / (total(scan_us) / 1e6));
+  }
+  if (compare.find("faiss") != std::string::npos) {
+#if SAFEGUARD_HAVE_FAISS
+    // FAISS is far slower: its queries are a prefix of ours (at most 300),
+    // the same for both FAISS methods, and recall is against the scan.
+    const size_t fq = std::min<size_t>(nq, 300);
+    std::vector<std::array<uint64_t, 4>> fcodes(n), fqueries(fq);
+    for (size_t i = 0; i < n; ++i) std::memcpy(fcodes[i].data(), codes[i].w, 32);
+    for (size_t i = 0; i < fq; ++i) std::memcpy(fqueries[i].data(), queries[i].w, 32);
+    std::vector<MethodResult> results;
+    std::string error;
+    if (!RunFaiss(fcodes, fqueries, radius, &results, &error)) {
+      std::printf("method=faiss skipped: %s\n", error.c_str());
+    }
+    size_t fexpected = 0;
+    for (size_t i = 0; i < fq; ++i) fexpected += truth[i];
+    for (const MethodResult& r : results) {
+      size_t ffound = 0;
+      for (size_t i = 0; i < fq && i < r.found_per_query.size(); ++i)
+        ffound += std::min(r.found_per_query[i], truth[i]);
+      std::printf(
+          "method=%s n=%zu dist=%s build_s=%.2f mem_bytes_per_hash=%.1f p50_us=%.1f p99_us=%.1f max_us=%.1f "
+          "qps=%.0f recall=%.4f queries=%zu%s%s\n",
+          r.name.c_str(), n, dist.c_str(), r.build_s, r.mem_bytes_per_hash, Percentile(r.latencies_us, 0.5),
+          Percentile(r.latencies_us, 0.99), Percentile(r.latencies_us, 1.0),
+          fq / (total(r.latencies_us) / 1e6), fexpected ? static_cast<double>(ffound) / fexpected : 1.0, fq,
+          r.note.empty() ? "" : " note=", r.note.c_str());
+    }
+    // Ours on the same prefix of queries, for the ratio.
+    std::vector<double> prefix(mih_us.begin(), mih_us.begin() + fq);
+    std::printf("ratio faiss_multihash_p50/mih_p50 on the same %zu queries: %.1fx\n", fq,
+                results.empty() ? 0.0 : Percentile(results[0].latencies_us, 0.5) / Percentile(prefix, 0.5));
+#else
+    std::printf("method=faiss skipped: built without libfaiss-dev\n");
+#endif
   }
   if (compare.find("live") != std::string::npos) {
     // The serving index: additions in batches of 10k while it could serve,

@@ -222,7 +222,7 @@ TEST(DigestIndexTest, MemoryBytesIsPlausible) {
 // Ids are sorted and unique in every result. Under ASan this also catches
 // any unguarded access to the maps.
 TEST(DigestIndexTest, ConcurrentReadersSeeConsistentStates) {
-  constexpr uint64_t kWindow = 500;
+  constexpr uint64_t kWindow = 200;
   DigestIndex index;
   std::atomic<uint64_t> added{0};     // ids < added have both digests
   std::atomic<uint64_t> removing{0};  // Remove(id) may have started for ids < removing
@@ -315,7 +315,9 @@ TEST(DigestIndexTest, ConcurrentReadersSeeConsistentStates) {
   EXPECT_EQ(failures.load(), 0u) << first_failure;
   EXPECT_GT(lookups.load(), 100u);
   EXPECT_GT(hits.load(), 10u);
-  EXPECT_GT(removed.load(), 0u) << "the writer never removed anything";
+  // With a reader-preferring lock (std::shared_mutex on glibc) the readers
+  // held the writer to about 100 adds in some runs.
+  EXPECT_GT(removed.load(), 0u) << "the writer was starved by the readers";
   EXPECT_EQ(index.size(), 2 * (added.load() - removed.load()));
 }
 

@@ -7,11 +7,14 @@
 // (two lists holding the same file); one id may carry several digests.
 //
 // Thread-safety: every method may be called concurrently with every other.
-// One std::shared_mutex guards all state: Add and Remove hold it exclusively,
-// Lookup, size and MemoryBytes hold it shared, so lookups run in parallel
-// with each other and wait only for the short critical section of a writer.
-// Each call is atomic: a lookup sees an Add or a Remove entirely or not at
-// all (Remove takes out every digest of an id in one critical section).
+// One reader-writer lock guards all state: Add and Remove hold it
+// exclusively, Lookup, size and MemoryBytes hold it shared, so lookups run in
+// parallel with each other and wait only for the short critical section of
+// a writer. The lock is a RwMutex (safeguard/common/rw_mutex.h), not a
+// std::shared_mutex, so that a steady stream of lookups cannot hold off a
+// list update indefinitely. Each call is atomic: a lookup sees an Add or a
+// Remove entirely or not at all (Remove takes out every digest of an id in
+// one critical section).
 
 #ifndef SAFEGUARD_INDEX_DIGEST_INDEX_H_
 #define SAFEGUARD_INDEX_DIGEST_INDEX_H_
@@ -20,11 +23,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <shared_mutex>
 #include <span>
 #include <unordered_map>
 #include <vector>
 
+#include "safeguard/common/rw_mutex.h"
 #include "safeguard/common/status.h"
 
 namespace safeguard::index {
@@ -75,9 +78,9 @@ class DigestIndex {
 
   // The digests are outputs of cryptographic hash functions, so their bytes
   // are uniformly distributed and any 8 of them are as good a hash as mixing
-  // all of them. Hash flooding is no concern: only hash-list entries (from
-  // trusted sources) are inserted; an uploaded file's digest is only looked
-  // up and cannot lengthen a bucket.
+  // all of them (no seed, like std::hash). Only hash-list entries are
+  // inserted; an uploaded file's digest is only looked up, so uploads cannot
+  // lengthen a bucket, whatever digests they are crafted to have.
   template <size_t N>
   struct KeyHash {
     size_t operator()(const std::array<uint8_t, N>& key) const noexcept {
@@ -101,7 +104,7 @@ class DigestIndex {
   template <class Map>
   Status AddTo(Map* map, DigestType type, std::span<const uint8_t> digest, uint64_t id);
 
-  mutable std::shared_mutex mu_;
+  mutable RwMutex mu_;
   Md5Map md5_;                                                  // guarded by mu_
   Sha256Map sha256_;                                            // guarded by mu_
   std::unordered_map<uint64_t, std::vector<DigestRef>> by_id_;  // guarded by mu_
