@@ -185,27 +185,46 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
     ScanAll(query, radius, &rows);
   } else {
     st.candidates = candidates;
-    for (const Range& rg : ranges) {
-      const Table& t = tables_[rg.table];
-      constexpr uint32_t kAhead = 8;
-      for (uint32_t i = rg.begin; i < rg.end; ++i) {
-        // Table 0 keeps no row list: its rows are the positions themselves.
-        const bool identity = rg.table == 0;
-        if (i + kAhead < rg.end) __builtin_prefetch(&codes_[identity ? i + kAhead : t.rows[i + kAhead]]);
-        const uint32_t row = identity ? i : t.rows[i];
-        const Code256& c = codes_[row];
-        if (Distance(c, query) > radius) continue;
-        // Report each row once: from the first table whose probe finds it.
-        bool earlier = false;
-        for (int j = 0; j < rg.table && !earlier; ++j) {
-          const int rj = table_radius(j);
-          if (rj < 0) continue;
-          const Table& tj = tables_[j];
-          earlier =
-              __builtin_popcount(Substring(c, tj.start, tj.bits) ^ Substring(query, tj.start, tj.bits)) <= rj;
-        }
-        if (!earlier) rows.push_back(row);
+    // Buckets hold a handful of rows each, so prefetching within a bucket
+    // never gets ahead. Gather every candidate (row, table) first, with the
+    // next buckets' row lists prefetched, then verify the flat list with the
+    // codes prefetched well ahead: many misses in flight instead of one.
+    thread_local std::vector<uint32_t> cand_rows;
+    thread_local std::vector<uint8_t> cand_tables;
+    cand_rows.clear();
+    cand_tables.clear();
+    constexpr size_t kRangesAhead = 8;
+    for (size_t ri = 0; ri < ranges.size(); ++ri) {
+      if (ri + kRangesAhead < ranges.size()) {
+        const Range& ahead = ranges[ri + kRangesAhead];
+        if (ahead.table != 0) __builtin_prefetch(&tables_[ahead.table].rows[ahead.begin]);
       }
+      const Range& rg = ranges[ri];
+      // Table 0 keeps no row list: its rows are the positions themselves.
+      const uint32_t* list = rg.table == 0 ? nullptr : tables_[rg.table].rows.data();
+      for (uint32_t i = rg.begin; i < rg.end; ++i) {
+        cand_rows.push_back(list ? list[i] : i);
+        cand_tables.push_back(static_cast<uint8_t>(rg.table));
+      }
+    }
+    constexpr size_t kCodesAhead = 16;
+    const size_t nc = cand_rows.size();
+    for (size_t i = 0; i < std::min(kCodesAhead, nc); ++i) __builtin_prefetch(&codes_[cand_rows[i]]);
+    for (size_t ci = 0; ci < nc; ++ci) {
+      if (ci + kCodesAhead < nc) __builtin_prefetch(&codes_[cand_rows[ci + kCodesAhead]]);
+      const uint32_t row = cand_rows[ci];
+      const Code256& c = codes_[row];
+      if (Distance(c, query) > radius) continue;
+      // Report each row once: from the first table whose probe finds it.
+      bool earlier = false;
+      for (int j = 0; j < cand_tables[ci] && !earlier; ++j) {
+        const int rj = table_radius(j);
+        if (rj < 0) continue;
+        const Table& tj = tables_[j];
+        earlier =
+            __builtin_popcount(Substring(c, tj.start, tj.bits) ^ Substring(query, tj.start, tj.bits)) <= rj;
+      }
+      if (!earlier) rows.push_back(row);
     }
   }
   out->reserve(rows.size());
