@@ -57,7 +57,7 @@ double Percentile(std::vector<double> v, double p) {
 
 int RunIndexBench(int argc, char** argv) {
   size_t n = 1'000'000, nq = 1000;
-  std::string dist = "uniform", compare;
+  std::string dist = "uniform", compare, snapshot;
   int radius = 31;
   for (int i = 0; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
@@ -71,6 +71,8 @@ int RunIndexBench(int argc, char** argv) {
       radius = std::atoi(v.c_str());
     } else if (k == "--compare") {
       compare = v;
+    } else if (k == "--snapshot") {
+      snapshot = v;
     } else {
       std::fprintf(stderr, "safeguard-bench index: unknown option %s\n", k.c_str());
       return 2;
@@ -158,6 +160,21 @@ int RunIndexBench(int argc, char** argv) {
         "qps=%.0f recall=1.0000\n",
         n, dist.c_str(), scan_build, 40.0, Percentile(scan_us, 0.5), Percentile(scan_us, 0.99),
         Percentile(scan_us, 1.0), nq / (total(scan_us) / 1e6));
+  }
+  if (!snapshot.empty()) {
+    // Save, then load into a fresh index and time until it answers a query.
+    const std::string path = snapshot + "/safeguard-bench-index.snapshot";
+    t0 = Clock::now();
+    const Status saved = mih.Save(path);
+    const double save_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    index::MihIndex loaded;
+    t0 = Clock::now();
+    const Status load = loaded.Load(path);
+    loaded.RangeSearch(queries[0], radius, &out);
+    const double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::printf("snapshot n=%zu save_s=%.2f load_to_first_answer_s=%.2f ok=%s\n", n, save_s, load_s,
+                saved.ok() && load.ok() ? "yes" : (saved.ok() ? load.ToString() : saved.ToString()).c_str());
+    std::remove(path.c_str());
   }
   if (compare.find("faiss") != std::string::npos) {
 #if SAFEGUARD_HAVE_FAISS

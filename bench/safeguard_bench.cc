@@ -20,6 +20,6 @@ int main(int argc, char** argv) {
       stderr,
       "usage: safeguard-bench hash [--corpus DIR] [--full-corpus DIR] [--rounds N] [--quick]\n"
       "       safeguard-bench index [--n N] [--dist uniform|clustered|zipf] [--queries Q] [--radius R]\n"
-      "                             [--compare scan]\n");
+      "                             [--compare scan,faiss,live] [--snapshot DIR]\n");
   return 2;
 }
