@@ -27,6 +27,7 @@
 #include "safeguard/index/flat_scan.h"
 #include "safeguard/index/live_index.h"
 #include "safeguard/index/mih_index.h"
+#include "synthetic_codes.h"
 
 namespace safeguard::bench {
 namespace {
@@ -34,19 +35,8 @@ namespace {
 using index::Code256;
 using Clock = std::chrono::steady_clock;
 
-Code256 RandomCode(std::mt19937_64& rng) {
-  Code256 c;
-  for (auto& w : c.w) w = rng();
-  return c;
-}
-
-Code256 Flip(Code256 c, int bits, std::mt19937_64& rng) {
-  for (int i = 0; i < bits; ++i) {
-    const int b = static_cast<int>(rng() % 256);
-    c.w[b >> 6] ^= uint64_t{1} << (b & 63);
-  }
-  return c;
-}
+using testing::Flip;
+using testing::RandomCode;
 
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());

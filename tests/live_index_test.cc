@@ -9,6 +9,7 @@
 #include "safeguard/index/live_index.h"
 
 #include <gtest/gtest.h>
+#include "synthetic_codes.h"
 
 #include <atomic>
 #include <chrono>
@@ -19,19 +20,8 @@
 namespace safeguard::index {
 namespace {
 
-Code256 RandomCode(std::mt19937_64& rng) {
-  Code256 c;
-  for (auto& w : c.w) w = rng();
-  return c;
-}
-
-Code256 Flip(Code256 c, int bits, std::mt19937_64& rng) {
-  for (int i = 0; i < bits; ++i) {
-    const int b = static_cast<int>(rng() % 256);
-    c.w[b >> 6] ^= uint64_t{1} << (b & 63);
-  }
-  return c;
-}
+using testing::Flip;
+using testing::RandomCode;
 
 std::vector<Match> Sorted(std::vector<Match> v) {
   std::sort(v.begin(), v.end(), [](const Match& a, const Match& b) { return a.id < b.id; });
