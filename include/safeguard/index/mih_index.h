@@ -14,8 +14,9 @@
 // bucket sizes it is about to visit; when that is a sizeable fraction of the
 // index it scans all codes instead, so the worst query costs about one scan.
 //
-// Built once from a batch (Build); incremental add/remove with concurrent
-// readers is not implemented yet. RangeSearch is thread-safe once built.
+// Immutable once built from a batch (Build) or loaded (Load); LiveIndex
+// layers additions and removals on top of it. RangeSearch is thread-safe
+// once built.
 
 #ifndef SAFEGUARD_INDEX_MIH_INDEX_H_
 #define SAFEGUARD_INDEX_MIH_INDEX_H_
