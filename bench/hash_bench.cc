@@ -57,38 +57,28 @@ double Median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-// libjpeg-turbo alone, default settings, every row to RGB: the decode the
-// exact hash cannot avoid. The baseline for "hashing adds at most 15%".
-bool DecodeOnly(const Bytes& jpeg) {
+// Baselines straight on libjpeg-turbo, default settings. Full: every row to
+// RGB, the decode the exact hash cannot avoid (the baseline for "hashing adds
+// at most 15%"). Entropy only: coefficients with no IDCT and no colour, the
+// floor under any reduced-resolution decode and so the ceiling on --fast.
+void DecodeBaseline(const Bytes& jpeg, bool entropy_only) {
   jpeg_decompress_struct cinfo;
   jpeg_error_mgr err;
   cinfo.err = jpeg_std_error(&err);
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, jpeg.data(), jpeg.size());
   jpeg_read_header(&cinfo, TRUE);
-  cinfo.out_color_space = JCS_RGB;
-  jpeg_start_decompress(&cinfo);
-  std::vector<uint8_t> row(static_cast<size_t>(cinfo.output_width) * cinfo.output_components);
-  JSAMPROW rows[1] = {row.data()};
-  while (cinfo.output_scanline < cinfo.output_height) jpeg_read_scanlines(&cinfo, rows, 1);
+  if (entropy_only) {
+    jpeg_read_coefficients(&cinfo);
+  } else {
+    cinfo.out_color_space = JCS_RGB;
+    jpeg_start_decompress(&cinfo);
+    std::vector<uint8_t> row(static_cast<size_t>(cinfo.output_width) * cinfo.output_components);
+    JSAMPROW rows[1] = {row.data()};
+    while (cinfo.output_scanline < cinfo.output_height) jpeg_read_scanlines(&cinfo, rows, 1);
+  }
   jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
-  return true;
-}
-
-// Entropy decoding alone (coefficients, no IDCT, no colour): the floor under
-// any reduced-resolution JPEG decode, and so the ceiling on --fast's gain.
-bool EntropyOnly(const Bytes& jpeg) {
-  jpeg_decompress_struct cinfo;
-  jpeg_error_mgr err;
-  cinfo.err = jpeg_std_error(&err);
-  jpeg_create_decompress(&cinfo);
-  jpeg_mem_src(&cinfo, jpeg.data(), jpeg.size());
-  jpeg_read_header(&cinfo, TRUE);
-  jpeg_read_coefficients(&cinfo);
-  jpeg_finish_decompress(&cinfo);
-  jpeg_destroy_decompress(&cinfo);
-  return true;
 }
 
 Bytes EncodeJpeg(const std::vector<uint8_t>& rgb, int w, int h, int quality) {
@@ -256,13 +246,13 @@ void BenchJpegSizes(const Args& a, const std::vector<std::string>& sources) {
     for (int r = -1; r < a.rounds; ++r) {  // round -1 is the warm-up
       for (const auto& f : files) {
         auto t0 = Clock::now();
-        DecodeOnly(f);
+        DecodeBaseline(f, /*entropy_only=*/false);
         auto t1 = Clock::now();
         (void)exact.HashBytes(f, &h);
         auto t2 = Clock::now();
         (void)fast.HashBytes(f, &h);
         auto t3 = Clock::now();
-        EntropyOnly(f);
+        DecodeBaseline(f, /*entropy_only=*/true);
         auto t4 = Clock::now();
         const auto md5 = hash::Md5(f);
         const auto sha = hash::Sha256(f);
