@@ -89,8 +89,8 @@ TEST(MihIndex, EqualsScanOnZipfSets) {
 
 TEST(MihIndex, EveryTableCountAndTinySets) {
   // m from 12 to 32 changes every substring boundary (m = 10 or 11 is
-  // legal but allocates 0.7-2.6 GB of offsets, too much for a unit test); sets of 1..3 codes
-  // exercise empty buckets and the smallest offsets arrays.
+  // legal but allocates 0.13-0.7 GB of bucket bounds, too much for a unit
+  // test); sets of 1..3 codes exercise empty buckets and the smallest tables.
   std::mt19937_64 rng(4);
   for (size_t n : {1, 2, 3, 1000}) {
     auto codes = MakeSet(Dist::kClustered, n, rng);
@@ -174,6 +174,88 @@ TEST(MihIndex, SnapshotRoundTripAndDamage) {
   EXPECT_EQ(loaded.Load(path).code(), StatusCode::kCorrupt);
   std::remove(path.c_str());
   EXPECT_EQ(loaded.Load(path).code(), StatusCode::kNotFound);
+}
+
+// A bank where three families of near-duplicates hold most entries (as real
+// lists do), over a uniform background. Returns the family centres.
+std::vector<Code256> MakeFamilies(size_t n, std::mt19937_64& rng, std::vector<Code256>* codes) {
+  std::vector<Code256> centres(3);
+  for (auto& c : centres) c = RandomCode(rng);
+  codes->clear();
+  for (size_t i = 0; i < n; ++i) {
+    const size_t pick = rng() % 10;  // 40%, 20%, 10% in families, 30% uniform
+    if (pick < 4)
+      codes->push_back(Flip(centres[0], 20 + static_cast<int>(rng() % 41), rng));
+    else if (pick < 6)
+      codes->push_back(Flip(centres[1], 20 + static_cast<int>(rng() % 41), rng));
+    else if (pick < 7)
+      codes->push_back(Flip(centres[2], static_cast<int>(rng() % 25), rng));
+    else
+      codes->push_back(RandomCode(rng));
+  }
+  return centres;
+}
+
+TEST(MihIndex, DenseFamiliesAreSetAsideAndSearchedExactly) {
+  // Large enough (>= 2^16 entries) for Build to look for families.
+  std::mt19937_64 rng(8);
+  std::vector<Code256> codes;
+  const std::vector<Code256> centres = MakeFamilies(120000, rng, &codes);
+  std::vector<uint64_t> ids(codes.size());
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = 7 * i + 3;
+  MihIndex with, without;
+  with.Build(codes, ids);
+  MihIndex::BuildOptions plain;
+  plain.families = false;
+  without.Build(codes, ids, plain);
+  EXPECT_EQ(with.num_families(), 3u);
+  EXPECT_GT(with.family_rows(), codes.size() / 2);
+  EXPECT_EQ(without.num_families(), 0u);
+  FlatScan scan;
+  scan.Add(codes, ids);
+  std::vector<Match> a, b, c;
+  size_t family_scans = 0, matches = 0;
+  for (int radius : {0, 8, 31, 47, 63}) {
+    for (int i = 0; i < 90; ++i) {
+      Code256 q;
+      switch (i % 3) {
+        case 0:  // a fresh near-duplicate of a family centre
+          q = Flip(centres[i % centres.size()], static_cast<int>(rng() % 61), rng);
+          break;
+        case 1:  // a bank entry, slightly altered
+          q = Flip(codes[rng() % codes.size()], static_cast<int>(rng() % (radius + 5)), rng);
+          break;
+        default:
+          q = RandomCode(rng);
+          break;
+      }
+      SearchStats st;
+      with.RangeSearch(q, radius, &a, &st);
+      scan.RangeSearch(q, radius, &b);
+      without.RangeSearch(q, radius, &c);
+      ASSERT_EQ(a, b) << "radius " << radius << " query " << i;
+      ASSERT_EQ(c, b) << "radius " << radius << " query " << i;
+      if (i % 3 == 2 && radius <= 31) EXPECT_EQ(st.families_scanned, 0u) << "a random query scanned a family";
+      family_scans += st.families_scanned;
+      matches += a.size();
+    }
+  }
+  EXPECT_GT(family_scans, 0u);
+  EXPECT_GT(matches, 0u);
+
+  // The families survive a snapshot.
+  const std::string path = ::testing::TempDir() + "/safeguard_mih_families.bin";
+  ASSERT_TRUE(with.Save(path).ok());
+  MihIndex loaded;
+  ASSERT_TRUE(loaded.Load(path).ok());
+  EXPECT_EQ(loaded.num_families(), with.num_families());
+  for (int i = 0; i < 60; ++i) {
+    const Code256 q = Flip(centres[i % 3], static_cast<int>(rng() % 61), rng);
+    with.RangeSearch(q, 31, &a);
+    loaded.RangeSearch(q, 31, &b);
+    ASSERT_EQ(a, b);
+  }
+  std::remove(path.c_str());
 }
 
 TEST(Code256, FromPdqKeepsBitNumbering) {

@@ -4,15 +4,29 @@
 
 #include <algorithm>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define SAFEGUARD_X86_DISPATCH 1
+#endif
+
 namespace safeguard::index {
+
+void ScanRangeReference(const Code256* codes, size_t n, const Code256& query, int radius,
+                        std::vector<uint32_t>* rows) {
+  for (size_t i = 0; i < n; ++i) {
+    if (Distance(codes[i], query) <= radius) rows->push_back(static_cast<uint32_t>(i));
+  }
+}
+
+namespace {
 
 // Baseline x86-64 has no popcount instruction and GCC would emit a bit-trick
 // sequence; the clone picked at run time uses POPCNT (every x86-64 CPU of the
-// last 15 years has it). The scan is memory-bound once POPCNT is used.
-#if defined(__x86_64__) && defined(__GNUC__)
+// last 15 years has it).
+#if SAFEGUARD_X86_DISPATCH
 __attribute__((target_clones("popcnt", "default")))
 #endif
-void ScanRange(const Code256* codes, size_t n, const Code256& query, int radius, std::vector<uint32_t>* rows) {
+void ScanScalar(const Code256* codes, size_t n, const Code256& query, int radius, std::vector<uint32_t>* rows) {
   const uint64_t q0 = query.w[0], q1 = query.w[1], q2 = query.w[2], q3 = query.w[3];
   for (size_t i = 0; i < n; ++i) {
     const Code256& c = codes[i];
@@ -20,6 +34,77 @@ void ScanRange(const Code256* codes, size_t n, const Code256& query, int radius,
                   __builtin_popcountll(c.w[2] ^ q2) + __builtin_popcountll(c.w[3] ^ q3);
     if (d <= radius) rows->push_back(static_cast<uint32_t>(i));
   }
+}
+
+#if SAFEGUARD_X86_DISPATCH
+// GCC 12's own intrinsics (_mm512_undefined_epi32 inside the shuffles) trip
+// its uninitialised-value warnings; the values are never read.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// Sums each code's four word counts into all four of its lanes.
+__attribute__((target("avx512f"))) inline __m512i FoldCounts(__m512i x) {
+  x = _mm512_add_epi64(x, _mm512_shuffle_epi32(x, _MM_PERM_BADC));                  // w0+w1, w2+w3
+  return _mm512_add_epi64(x, _mm512_shuffle_i64x2(x, x, _MM_SHUFFLE(2, 3, 0, 1)));  // all four
+}
+
+// Two codes per 512-bit register: VPOPCNTQ counts the eight words at once,
+// two in-register adds fold each code's four counts into its lanes 0 and 4,
+// and one compare yields a bit per code. Matches are rare, so the loop is a
+// stream of loads; it runs at memory bandwidth.
+__attribute__((target("avx512f,avx512vpopcntdq"))) void ScanAvx512(const Code256* codes, size_t n,
+                                                                   const Code256& query, int radius,
+                                                                   std::vector<uint32_t>* rows) {
+  const __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(query.w)));
+  const __m512i r = _mm512_set1_epi64(radius);
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m512i a = _mm512_loadu_si512(codes + i);
+    const __m512i b = _mm512_loadu_si512(codes + i + 2);
+    const __m512i da = FoldCounts(_mm512_popcnt_epi64(_mm512_xor_si512(a, q)));
+    const __m512i db = FoldCounts(_mm512_popcnt_epi64(_mm512_xor_si512(b, q)));
+    const unsigned hits =
+        (_mm512_cmple_epu64_mask(da, r) & 0x11) | ((_mm512_cmple_epu64_mask(db, r) & 0x11) << 1);
+    if (hits != 0) [[unlikely]] {
+      if (hits & 0x01) rows->push_back(static_cast<uint32_t>(i));
+      if (hits & 0x10) rows->push_back(static_cast<uint32_t>(i + 1));
+      if (hits & 0x02) rows->push_back(static_cast<uint32_t>(i + 2));
+      if (hits & 0x20) rows->push_back(static_cast<uint32_t>(i + 3));
+    }
+  }
+  for (; i < n; ++i) {
+    if (Distance(codes[i], query) <= radius) rows->push_back(static_cast<uint32_t>(i));
+  }
+}
+
+#pragma GCC diagnostic pop
+
+bool HaveAvx512Popcount() {
+  static const bool have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
+  return have;
+}
+#endif
+
+}  // namespace
+
+ScanKernel ActiveScanKernel() {
+#if SAFEGUARD_X86_DISPATCH
+  if (HaveAvx512Popcount()) return ScanKernel::kAvx512;
+#endif
+  return ScanKernel::kScalar;
+}
+
+void ScanRange(const Code256* codes, size_t n, const Code256& query, int radius, std::vector<uint32_t>* rows,
+               ScanKernel kernel) {
+  if (radius < 0) return;
+#if SAFEGUARD_X86_DISPATCH
+  if (kernel == ScanKernel::kAuto) kernel = ActiveScanKernel();
+  if (kernel == ScanKernel::kAvx512 && HaveAvx512Popcount()) {
+    ScanAvx512(codes, n, query, radius, rows);
+    return;
+  }
+#endif
+  ScanScalar(codes, n, query, radius, rows);
 }
 
 void FlatScan::Add(std::span<const Code256> codes, std::span<const uint64_t> ids) {

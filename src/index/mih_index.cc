@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -20,7 +21,22 @@ namespace {
 // order. Past roughly this many candidates per code in the index, the scan
 // is the faster of the two (measured in bench/index_bench.cc).
 constexpr size_t kScanRatio = 16;
-constexpr int kMinTables = 10;
+constexpr int kMinTables = 10, kMaxTables = 32;
+
+// Dense families (see the header). Below kMinFamilyIndex entries nothing is
+// set aside: a whole scan is cheap. A family must hold at least
+// max(kMinFamilyRows, n / kFamilyShare) rows: smaller ones cost a query near
+// them only a few thousand candidates in the tables. Members are within
+// kFamilyRadius of the centre; a random code is 128 +- 8 away, so a query
+// far from a family (every query that is not a near-duplicate of it) is
+// more than r + kFamilyRadius from its centre and never scans it.
+constexpr size_t kMinFamilyIndex = size_t{1} << 16;
+constexpr size_t kMinFamilyRows = 4096;
+constexpr size_t kFamilyShare = 512;
+constexpr int kFamilyRadius = 64;
+constexpr size_t kMaxFamilies = 32;
+constexpr size_t kMaxFamilyCandidates = 256;
+constexpr uint8_t kNoFamily = 0xff;
 
 // Number of values within Hamming distance r of a `bits`-wide value.
 double BallSize(int bits, int r) {
@@ -55,6 +71,92 @@ struct Range {
   int table;
 };
 
+uint16_t Word16(const Code256& c, int s) { return static_cast<uint16_t>(c.w[s >> 2] >> (16 * (s & 3))); }
+
+// Finds dense families in codes: returns their centres, largest first, and
+// sets family_of[i] to the family of code i (kNoFamily for none).
+std::vector<Code256> FindFamilies(std::span<const Code256> codes, std::vector<uint8_t>* family_of) {
+  const size_t n = codes.size();
+  family_of->assign(n, kNoFamily);
+  if (n < kMinFamilyIndex) return {};
+  // 1. Values of the 16 disjoint 16-bit substrings that far more codes share
+  // than uniform codes would (mean n/65536, a few standard deviations).
+  std::vector<uint32_t> hist(16 * 65536, 0);
+  for (const Code256& c : codes) {
+    for (int s = 0; s < 16; ++s) ++hist[s * 65536 + Word16(c, s)];
+  }
+  const double mean = static_cast<double>(n) / 65536;
+  const double hot = mean + 8 * std::sqrt(mean) + 32;
+  std::vector<std::pair<uint32_t, uint32_t>> buckets;  // (count, s * 65536 + value)
+  for (uint32_t k = 0; k < hist.size(); ++k) {
+    if (hist[k] >= hot) buckets.emplace_back(hist[k], k);
+  }
+  if (buckets.empty()) return {};
+  std::sort(buckets.begin(), buckets.end(), std::greater<>());
+  if (buckets.size() > kMaxFamilyCandidates) buckets.resize(kMaxFamilyCandidates);
+  // 2. Each hot bucket's centre: the bitwise majority of its codes (the
+  // family's members outnumber the codes there by chance).
+  std::vector<int16_t> slot(16 * 65536, -1);
+  for (size_t b = 0; b < buckets.size(); ++b) slot[buckets[b].second] = static_cast<int16_t>(b);
+  std::vector<std::array<uint32_t, 256>> ones(buckets.size());
+  for (auto& o : ones) o.fill(0);
+  for (const Code256& c : codes) {
+    for (int s = 0; s < 16; ++s) {
+      const int b = slot[s * 65536 + Word16(c, s)];
+      if (b < 0) continue;
+      for (int w = 0; w < 4; ++w) {
+        for (uint64_t x = c.w[w]; x != 0; x &= x - 1) ++ones[b][w * 64 + __builtin_ctzll(x)];
+      }
+    }
+  }
+  // 3. One centre per family: a bucket whose centre is near an accepted one
+  // is the same family seen through another substring.
+  std::vector<Code256> centres;
+  for (size_t b = 0; b < buckets.size() && centres.size() < 2 * kMaxFamilies; ++b) {
+    Code256 centre;
+    for (int k = 0; k < 256; ++k) {
+      if (2 * ones[b][k] > buckets[b].first) centre.w[k >> 6] |= uint64_t{1} << (k & 63);
+    }
+    const bool seen = std::any_of(centres.begin(), centres.end(),
+                                  [&](const Code256& c) { return Distance(c, centre) <= kFamilyRadius; });
+    if (!seen) centres.push_back(centre);
+  }
+  // 4. Members: codes within kFamilyRadius of a centre (the first such),
+  // found block by block so each block is read from memory once.
+  std::vector<uint32_t> hits;
+  constexpr size_t kBlock = 4096;
+  for (size_t b0 = 0; b0 < n; b0 += kBlock) {
+    const size_t len = std::min(kBlock, n - b0);
+    for (size_t f = 0; f < centres.size(); ++f) {
+      hits.clear();
+      ScanRange(codes.data() + b0, len, centres[f], kFamilyRadius, &hits);
+      for (uint32_t h : hits) {
+        if ((*family_of)[b0 + h] == kNoFamily) (*family_of)[b0 + h] = static_cast<uint8_t>(f);
+      }
+    }
+  }
+  // 5. Keep the largest families that are big enough to matter.
+  std::vector<size_t> size(centres.size(), 0);
+  for (uint8_t f : *family_of) {
+    if (f != kNoFamily) ++size[f];
+  }
+  std::vector<size_t> order(centres.size());
+  for (size_t f = 0; f < order.size(); ++f) order[f] = f;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return size[a] > size[b]; });
+  const size_t min_rows = std::max(kMinFamilyRows, n / kFamilyShare);
+  std::vector<uint8_t> renumber(centres.size(), kNoFamily);
+  std::vector<Code256> kept;
+  for (size_t f : order) {
+    if (size[f] < min_rows || kept.size() == kMaxFamilies) break;
+    renumber[f] = static_cast<uint8_t>(kept.size());
+    kept.push_back(centres[f]);
+  }
+  for (uint8_t& f : *family_of) {
+    if (f != kNoFamily) f = renumber[f];
+  }
+  return kept;
+}
+
 }  // namespace
 
 uint32_t MihIndex::Substring(const Code256& c, int start, int bits) {
@@ -64,88 +166,171 @@ uint32_t MihIndex::Substring(const Code256& c, int start, int bits) {
   return static_cast<uint32_t>(v & ((uint64_t{1} << bits) - 1));
 }
 
-void MihIndex::Build(std::span<const Code256> codes, std::span<const uint64_t> ids, int num_tables) {
-  codes_.assign(codes.begin(), codes.end());
-  ids_.assign(ids.begin(), ids.end());
-  const size_t n = codes_.size();
-  // At least 10 tables: a substring of 26 bits already needs a 256 MiB
-  // offsets array.
-  int m = num_tables;
-  if (m <= 0) {
-    const double log2n = std::log2(static_cast<double>(std::max<size_t>(n, 2)));
-    m = static_cast<int>(std::ceil(256.0 / log2n));
+void MihIndex::BuildLines(const std::vector<uint32_t>& offsets, Table* t) {
+  const size_t values = offsets.size() - 1;
+  const size_t num_lines = (values + kLineValues - 1) / kLineValues;
+  t->lines.resize(num_lines);
+  t->wide.clear();
+  for (size_t g = 0; g < num_lines; ++g) {
+    const size_t first = g * kLineValues;
+    auto bound = [&](size_t v) { return offsets[std::min(v, values)]; };
+    OffsetLine& line = t->lines[g];
+    if (bound(first + kLineValues) - bound(first) <= 255) {
+      line.base = bound(first);
+      for (uint32_t i = 0; i < kLineValues; ++i)
+        line.end[i] = static_cast<uint8_t>(bound(first + i + 1) - line.base);
+    } else {
+      line.base = kWideLine | static_cast<uint32_t>(t->wide.size());
+      std::memset(line.end, 0, sizeof(line.end));
+      for (uint32_t i = 0; i <= kLineValues; ++i) t->wide.push_back(bound(first + i));
+    }
   }
-  m = std::clamp(m, kMinTables, 32);
+}
+
+inline void MihIndex::Bucket(const Table& t, uint32_t v, uint32_t* begin, uint32_t* end) {
+  const OffsetLine& line = t.lines[v / kLineValues];
+  const uint32_t i = v % kLineValues;
+  if (line.base & kWideLine) [[unlikely]] {
+    const uint32_t* w = t.wide.data() + (line.base & ~kWideLine);
+    *begin = w[i];
+    *end = w[i + 1];
+    return;
+  }
+  *begin = line.base + (i == 0 ? 0u : line.end[i - 1]);
+  *end = line.base + line.end[i];
+}
+
+void MihIndex::Build(std::span<const Code256> codes, std::span<const uint64_t> ids,
+                     const BuildOptions& options) {
+  const size_t n = codes.size();
+  std::vector<uint8_t> family_of;
+  std::vector<Code256> centres;
+  if (options.families)
+    centres = FindFamilies(codes, &family_of);
+  else
+    family_of.assign(n, kNoFamily);
+  size_t main = 0;
+  std::vector<size_t> family_size(centres.size(), 0);
+  for (uint8_t f : family_of) {
+    if (f == kNoFamily)
+      ++main;
+    else
+      ++family_size[f];
+  }
+  main_rows_ = static_cast<uint32_t>(main);
+  int m = options.num_tables;
+  if (m <= 0) {
+    const double log2n = std::log2(static_cast<double>(std::max<size_t>(main, 2)));
+    m = static_cast<int>(std::lround(256.0 / log2n));
+  }
+  m = std::clamp(m, kMinTables, kMaxTables);
   tables_.assign(static_cast<size_t>(m), Table());
   int start = 0;
   for (int k = 0; k < m; ++k) {
-    Table& t = tables_[k];
-    t.start = start;
-    t.bits = 256 / m + (k < 256 % m ? 1 : 0);
-    start += t.bits;
-    // Counting sort of the rows by substring value.
-    t.offsets.assign((size_t{1} << t.bits) + 1, 0);
-    for (size_t i = 0; i < n; ++i) ++t.offsets[Substring(codes_[i], t.start, t.bits) + 1];
-    for (size_t v = 1; v < t.offsets.size(); ++v) t.offsets[v] += t.offsets[v - 1];
-    std::vector<uint32_t> next(t.offsets.begin(), t.offsets.end() - 1);
-    if (k == 0) {
-      // Store the entries themselves in table 0's order: its row list is
-      // then the identity and need not be kept (4 bytes a hash saved).
-      HugeVector<Code256> sorted_codes(n);
-      HugeVector<uint64_t> sorted_ids(n);
-      for (size_t i = 0; i < n; ++i) {
-        const uint32_t pos = next[Substring(codes_[i], t.start, t.bits)]++;
-        sorted_codes[pos] = codes_[i];
-        sorted_ids[pos] = ids_[i];
-      }
-      codes_ = std::move(sorted_codes);
-      ids_ = std::move(sorted_ids);
-      continue;
-    }
-    t.rows.resize(n);
+    tables_[k].start = start;
+    tables_[k].bits = 256 / m + (k < 256 % m ? 1 : 0);
+    start += tables_[k].bits;
+  }
+
+  // Row order: table rows counting-sorted by table 0's substring (so that
+  // table needs no row list), then the families one after another.
+  families_.assign(centres.size(), Family());
+  uint32_t next_row = main_rows_;
+  for (size_t f = 0; f < centres.size(); ++f) {
+    families_[f].centre = centres[f];
+    families_[f].begin = next_row;
+    next_row += static_cast<uint32_t>(family_size[f]);
+    families_[f].end = next_row;
+  }
+  std::vector<uint32_t> offsets;
+  {
+    const Table& t0 = tables_[0];
+    offsets.assign((size_t{1} << t0.bits) + 1, 0);
     for (size_t i = 0; i < n; ++i) {
-      t.rows[next[Substring(codes_[i], t.start, t.bits)]++] = static_cast<uint32_t>(i);
+      if (family_of[i] == kNoFamily) ++offsets[Substring(codes[i], t0.start, t0.bits) + 1];
     }
+    for (size_t v = 1; v < offsets.size(); ++v) offsets[v] += offsets[v - 1];
+    std::vector<uint32_t> next(offsets.begin(), offsets.end() - 1);
+    std::vector<uint32_t> family_next(families_.size());
+    for (size_t f = 0; f < families_.size(); ++f) family_next[f] = families_[f].begin;
+    codes_.resize(n);
+    ids_.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const uint8_t f = family_of[i];
+      const uint32_t row = f == kNoFamily ? next[Substring(codes[i], t0.start, t0.bits)]++ : family_next[f]++;
+      codes_[row] = codes[i];
+      ids_[row] = ids[i];
+      if (f != kNoFamily) {
+        families_[f].radius = std::max<uint32_t>(families_[f].radius, Distance(codes[i], centres[f]));
+      }
+    }
+    BuildLines(offsets, &tables_[0]);
+  }
+  for (int k = 1; k < m; ++k) {
+    Table& t = tables_[k];
+    offsets.assign((size_t{1} << t.bits) + 1, 0);
+    for (uint32_t i = 0; i < main_rows_; ++i) ++offsets[Substring(codes_[i], t.start, t.bits) + 1];
+    for (size_t v = 1; v < offsets.size(); ++v) offsets[v] += offsets[v - 1];
+    std::vector<uint32_t> next(offsets.begin(), offsets.end() - 1);
+    t.rows.resize(main_rows_);
+    for (uint32_t i = 0; i < main_rows_; ++i) t.rows[next[Substring(codes_[i], t.start, t.bits)]++] = i;
+    BuildLines(offsets, &t);
   }
 }
 
 size_t MihIndex::MemoryBytes() const {
-  size_t bytes = codes_.capacity() * sizeof(Code256) + ids_.capacity() * sizeof(uint64_t);
-  for (const Table& t : tables_) bytes += (t.offsets.capacity() + t.rows.capacity()) * sizeof(uint32_t);
+  size_t bytes = codes_.capacity() * sizeof(Code256) + ids_.capacity() * sizeof(uint64_t) +
+                 families_.capacity() * sizeof(Family);
+  for (const Table& t : tables_) {
+    bytes +=
+        t.lines.capacity() * sizeof(OffsetLine) + (t.wide.capacity() + t.rows.capacity()) * sizeof(uint32_t);
+  }
   return bytes;
 }
 
-void MihIndex::ScanAll(const Code256& query, int radius, std::vector<uint32_t>* rows) const {
-  ScanRange(codes_.data(), codes_.size(), query, radius, rows);
-}
-
+// The distance checks are most of a search's instructions: without POPCNT
+// (absent from baseline x86-64) each would be a dozen bit-trick steps.
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("popcnt", "default")))
+#endif
 void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>* out,
                            SearchStats* stats) const {
   out->clear();
   SearchStats local;
   SearchStats& st = stats ? *stats : local;
   st = SearchStats();
-  const size_t n = codes_.size();
-  if (n == 0 || radius < 0) return;
+  if (codes_.empty() || radius < 0) return;
+  // Per-thread scratch: a query allocates nothing once warm.
+  thread_local std::vector<uint32_t> probe_values, rows;
+  thread_local std::vector<uint8_t> probe_tables;
+  thread_local std::vector<Range> ranges;
+  rows.clear();
+
+  // Families: skipped whole unless the query is within radius + R of the
+  // centre (triangle inequality), else scanned in order.
+  for (const Family& f : families_) {
+    if (Distance(query, f.centre) > radius + static_cast<int>(f.radius)) continue;
+    ++st.families_scanned;
+    st.family_rows += f.end - f.begin;
+    const size_t before = rows.size();
+    ScanRange(codes_.data() + f.begin, f.end - f.begin, query, radius, &rows);
+    for (size_t i = before; i < rows.size(); ++i) rows[i] += f.begin;
+  }
+
+  const size_t n = main_rows_;
   const int m = static_cast<int>(tables_.size());
   // Generalised pigeonhole: with r = m*q + a (0 <= a < m), a code within r
   // is within q of the query on one of substrings 0..a, or within q-1 on
   // one of the others.
   const int q = radius / m, a = radius - m * q;
   auto table_radius = [&](int k) { return k <= a ? q : q - 1; };
-
-  // Per-thread scratch: a query allocates nothing once warm.
-  thread_local std::vector<uint32_t> probe_values, rows;
-  thread_local std::vector<uint8_t> probe_tables;
-  thread_local std::vector<Range> ranges;
-  rows.clear();
   double ball = 0;
   for (int k = 0; k < m; ++k) {
     if (table_radius(k) >= 0) ball += BallSize(tables_[k].bits, table_radius(k));
   }
-  bool scan = ball * 4 > static_cast<double>(n);
+  bool scan = n != 0 && ball * 4 > static_cast<double>(n);
   size_t candidates = 0;
-  if (!scan) {
+  if (n != 0 && !scan) {
     probe_values.clear();
     probe_tables.clear();
     for (int k = 0; k < m; ++k) {
@@ -158,42 +343,43 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
       });
     }
     st.probes = probe_values.size();
-    // Each probe reads a random entry of a large offsets array: a cache
-    // miss. Prefetching a few probes ahead overlaps those misses.
-    constexpr size_t kAhead = 16;
+    // Each probe reads a random line of a large array: a cache miss.
+    // Prefetching a few probes ahead overlaps those misses.
+    constexpr size_t kAhead = 64;
     const size_t np = probe_values.size();
     for (size_t i = 0; i < std::min(kAhead, np); ++i) {
-      __builtin_prefetch(&tables_[probe_tables[i]].offsets[probe_values[i]]);
+      __builtin_prefetch(&tables_[probe_tables[i]].lines[probe_values[i] / kLineValues]);
     }
     ranges.clear();
     for (size_t i = 0; i < np; ++i) {
-      if (i + kAhead < np)
-        __builtin_prefetch(&tables_[probe_tables[i + kAhead]].offsets[probe_values[i + kAhead]]);
-      const Table& t = tables_[probe_tables[i]];
-      const uint32_t b = t.offsets[probe_values[i]], e = t.offsets[probe_values[i] + 1];
+      if (i + kAhead < np) {
+        __builtin_prefetch(&tables_[probe_tables[i + kAhead]].lines[probe_values[i + kAhead] / kLineValues]);
+      }
+      uint32_t b, e;
+      Bucket(tables_[probe_tables[i]], probe_values[i], &b, &e);
       if (b != e) {
         ranges.push_back(Range{b, e, probe_tables[i]});
         candidates += e - b;
       }
     }
-    // A query in a dense family of near-duplicates: the scan is cheaper.
+    // A query in a dense region of the tables: the scan is cheaper.
     if (candidates * kScanRatio > n) scan = true;
   }
   if (scan) {
     st.scanned = true;
     st.candidates = n;
-    ScanAll(query, radius, &rows);
-  } else {
+    ScanRange(codes_.data(), n, query, radius, &rows);
+  } else if (n != 0) {
     st.candidates = candidates;
-    // Buckets hold a handful of rows each, so prefetching within a bucket
-    // never gets ahead. Gather every candidate (row, table) first, with the
-    // next buckets' row lists prefetched, then verify the flat list with the
+    // Buckets hold a row or two each, so prefetching within a bucket never
+    // gets ahead. Gather every candidate (row, table) first, with the next
+    // buckets' row lists prefetched, then verify the flat list with the
     // codes prefetched well ahead: many misses in flight instead of one.
     thread_local std::vector<uint32_t> cand_rows;
     thread_local std::vector<uint8_t> cand_tables;
     cand_rows.clear();
     cand_tables.clear();
-    constexpr size_t kRangesAhead = 8;
+    constexpr size_t kRangesAhead = 32;
     for (size_t ri = 0; ri < ranges.size(); ++ri) {
       if (ri + kRangesAhead < ranges.size()) {
         const Range& ahead = ranges[ri + kRangesAhead];
@@ -207,7 +393,7 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
         cand_tables.push_back(static_cast<uint8_t>(rg.table));
       }
     }
-    constexpr size_t kCodesAhead = 16;
+    constexpr size_t kCodesAhead = 64;
     const size_t nc = cand_rows.size();
     for (size_t i = 0; i < std::min(kCodesAhead, nc); ++i) __builtin_prefetch(&codes_[cand_rows[i]]);
     for (size_t ci = 0; ci < nc; ++ci) {
@@ -238,23 +424,33 @@ namespace safeguard::index {
 namespace {
 
 constexpr char kMagic[8] = {'S', 'G', 'M', 'I', 'H', 'X', '0', '1'};
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;
 
-// FNV-1a over 64-bit words: cheap enough to run over a gigabyte at load,
-// and catches truncation and torn writes (not an adversary: snapshot files
-// are the platform's own).
+// FNV-1a over 64-bit words in four interleaved lanes (so the multiplies
+// overlap): cheap enough to run over a gigabyte at load, and catches
+// truncation and torn writes (not an adversary: snapshot files are the
+// platform's own).
 struct Checksum {
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h[4] = {1469598103934665603ull, 1469598103934665603ull ^ 1, 1469598103934665603ull ^ 2,
+                   1469598103934665603ull ^ 3};
+  size_t lane = 0;
   void Add(const void* data, size_t bytes) {
     const auto* p = static_cast<const uint8_t*>(data);
     size_t i = 0;
+    for (; i + 32 <= bytes && lane == 0; i += 32) {
+      uint64_t w[4];
+      std::memcpy(w, p + i, 32);
+      for (int k = 0; k < 4; ++k) h[k] = (h[k] ^ w[k]) * 1099511628211ull;
+    }
     for (; i + 8 <= bytes; i += 8) {
       uint64_t w;
       std::memcpy(&w, p + i, 8);
-      h = (h ^ w) * 1099511628211ull;
+      h[lane] = (h[lane] ^ w) * 1099511628211ull;
+      lane = (lane + 1) & 3;
     }
-    for (; i < bytes; ++i) h = (h ^ p[i]) * 1099511628211ull;
+    for (; i < bytes; ++i) h[lane] = (h[lane] ^ p[i]) * 1099511628211ull;
   }
+  uint64_t Value() const { return h[0] ^ (h[1] * 3) ^ (h[2] * 5) ^ (h[3] * 7); }
 };
 
 struct File {
@@ -277,7 +473,38 @@ bool ReadAll(FILE* f, void* data, size_t bytes, Checksum* sum) {
   return true;
 }
 
+// On disk a family is 48 bytes: the centre, then radius, begin, end, zero.
+struct FamilyRecord {
+  uint64_t centre[4];
+  uint32_t radius, begin, end, reserved;
+};
+static_assert(sizeof(FamilyRecord) == 48);
+
 }  // namespace
+
+std::string MihIndex::CheckLines(const Table& t, uint32_t rows) {
+  const size_t values = size_t{1} << t.bits;
+  if (t.lines.size() != (values + kLineValues - 1) / kLineValues) return "line count";
+  uint32_t prev = 0;
+  for (const OffsetLine& line : t.lines) {
+    uint32_t bounds[kLineValues + 1];
+    if (line.base & kWideLine) {
+      const size_t w = line.base & ~kWideLine;
+      if (w + kLineValues + 1 > t.wide.size()) return "wide line index";
+      std::memcpy(bounds, t.wide.data() + w, sizeof(bounds));
+    } else {
+      bounds[0] = line.base;
+      for (uint32_t i = 0; i < kLineValues; ++i) bounds[i + 1] = line.base + line.end[i];
+    }
+    if (bounds[0] != prev) return "bucket bounds are not contiguous";
+    for (uint32_t i = 0; i < kLineValues; ++i) {
+      if (bounds[i + 1] < bounds[i]) return "bucket bounds decrease";
+    }
+    prev = bounds[kLineValues];
+  }
+  if (prev != rows) return "bucket bounds do not end at the row count";
+  return "";
+}
 
 Status MihIndex::Save(const std::string& path) const {
   const std::string tmp = path + ".tmp";
@@ -285,20 +512,32 @@ Status MihIndex::Save(const std::string& path) const {
   out.f = std::fopen(tmp.c_str(), "wb");
   if (!out.f) return Status::IoError(tmp + ": cannot create: " + std::strerror(errno));
   Checksum sum;
-  const uint64_t header[3] = {kFormatVersion, codes_.size(), tables_.size()};
+  const uint64_t header[5] = {kFormatVersion, codes_.size(), tables_.size(), main_rows_, families_.size()};
   bool ok = std::fwrite(kMagic, 1, sizeof(kMagic), out.f) == sizeof(kMagic) &&
             WriteAll(out.f, header, sizeof(header), &sum);
   for (const Table& t : tables_) {
-    const uint32_t layout[2] = {static_cast<uint32_t>(t.start), static_cast<uint32_t>(t.bits)};
+    const uint32_t layout[4] = {static_cast<uint32_t>(t.start), static_cast<uint32_t>(t.bits),
+                                static_cast<uint32_t>(t.wide.size()), 0};
     ok = ok && WriteAll(out.f, layout, sizeof(layout), &sum);
+  }
+  for (const Family& f : families_) {
+    FamilyRecord rec;
+    std::memcpy(rec.centre, f.centre.w, 32);
+    rec.radius = f.radius;
+    rec.begin = f.begin;
+    rec.end = f.end;
+    rec.reserved = 0;
+    ok = ok && WriteAll(out.f, &rec, sizeof(rec), &sum);
   }
   ok = ok && WriteAll(out.f, codes_.data(), codes_.size() * sizeof(Code256), &sum) &&
        WriteAll(out.f, ids_.data(), ids_.size() * sizeof(uint64_t), &sum);
   for (const Table& t : tables_) {
-    ok = ok && WriteAll(out.f, t.offsets.data(), t.offsets.size() * sizeof(uint32_t), &sum) &&
+    ok = ok && WriteAll(out.f, t.lines.data(), t.lines.size() * sizeof(OffsetLine), &sum) &&
+         WriteAll(out.f, t.wide.data(), t.wide.size() * sizeof(uint32_t), &sum) &&
          WriteAll(out.f, t.rows.data(), t.rows.size() * sizeof(uint32_t), &sum);
   }
-  ok = ok && std::fwrite(&sum.h, 1, sizeof(sum.h), out.f) == sizeof(sum.h);
+  const uint64_t check = sum.Value();
+  ok = ok && std::fwrite(&check, 1, sizeof(check), out.f) == sizeof(check);
   ok = ok && std::fflush(out.f) == 0 && fsync(fileno(out.f)) == 0;
   std::fclose(out.f);
   out.f = nullptr;
@@ -310,9 +549,14 @@ Status MihIndex::Save(const std::string& path) const {
 }
 
 Status MihIndex::Load(const std::string& path) {
-  codes_.clear();
-  ids_.clear();
-  tables_.clear();
+  auto clear = [&] {
+    codes_.clear();
+    ids_.clear();
+    tables_.clear();
+    families_.clear();
+    main_rows_ = 0;
+  };
+  clear();
   File in;
   in.f = std::fopen(path.c_str(), "rb");
   if (!in.f) {
@@ -320,38 +564,58 @@ Status MihIndex::Load(const std::string& path) {
     return Status::IoError(path + ": cannot open: " + std::strerror(errno));
   }
   auto corrupt = [&](const std::string& why) {
-    codes_.clear();
-    ids_.clear();
-    tables_.clear();
-    return Status::Corrupt(path + ": not a valid index snapshot: " + why);
+    clear();
+    return Status::Corrupt(path + ": not a valid index snapshot (" + why + "); rebuild it from the store");
   };
   char magic[8];
   Checksum sum;
-  uint64_t header[3];
+  uint64_t header[5];
   if (std::fread(magic, 1, 8, in.f) != 8 || std::memcmp(magic, kMagic, 8) != 0) return corrupt("bad magic");
   if (!ReadAll(in.f, header, sizeof(header), &sum)) return corrupt("truncated header");
   if (header[0] != kFormatVersion) return corrupt("format version " + std::to_string(header[0]));
-  const uint64_t n = header[1], m = header[2];
-  if (n >= (uint64_t{1} << 32) || m < 1 || m > 64) return corrupt("impossible sizes");
-  // The file must be as long as the header says before anything is allocated.
+  const uint64_t n = header[1], m = header[2], main_rows = header[3], num_families = header[4];
+  if (n >= (uint64_t{1} << 31) || m < 1 || m > 64 || main_rows > n || num_families > 1024) {
+    return corrupt("impossible sizes");
+  }
+  // The file must be as long as the header says before anything large is
+  // allocated.
   struct stat st;
   if (fstat(fileno(in.f), &st) != 0) return Status::IoError(path + ": cannot stat");
-  uint64_t expected = 8 + sizeof(header) + m * 8 + n * (sizeof(Code256) + 8) + 8;
+  uint64_t expected =
+      8 + sizeof(header) + m * 16 + num_families * sizeof(FamilyRecord) + n * (sizeof(Code256) + 8) + 8;
   tables_.resize(m);
   int next_start = 0;
   for (uint64_t k = 0; k < m; ++k) {
-    uint32_t layout[2];
+    uint32_t layout[4];
     if (!ReadAll(in.f, layout, sizeof(layout), &sum)) return corrupt("truncated table layout");
     Table& t = tables_[k];
     t.start = static_cast<int>(layout[0]);
     t.bits = static_cast<int>(layout[1]);
-    if (t.start != next_start || t.bits < 1 || t.bits > 26 || t.start + t.bits > 256)
+    if (t.start != next_start || t.bits < 1 || t.bits > 26 || t.start + t.bits > 256 || layout[3] != 0)
       return corrupt("table layout");
     next_start += t.bits;
-    expected += ((uint64_t{1} << t.bits) + 1) * 4 + (k == 0 ? 0 : n * 4);
+    const uint64_t lines = ((uint64_t{1} << t.bits) + kLineValues - 1) / kLineValues;
+    if (layout[2] > lines * (kLineValues + 1)) return corrupt("table layout");
+    t.wide.resize(layout[2]);
+    expected += lines * sizeof(OffsetLine) + uint64_t{layout[2]} * 4 + (k == 0 ? 0 : main_rows * 4);
   }
   if (next_start != 256) return corrupt("tables do not cover 256 bits");
   if (static_cast<uint64_t>(st.st_size) != expected) return corrupt("file size does not match its header");
+  families_.resize(num_families);
+  uint64_t next_row = main_rows;
+  for (Family& f : families_) {
+    FamilyRecord rec;
+    if (!ReadAll(in.f, &rec, sizeof(rec), &sum)) return corrupt("truncated");
+    std::memcpy(f.centre.w, rec.centre, 32);
+    f.radius = rec.radius;
+    f.begin = rec.begin;
+    f.end = rec.end;
+    if (rec.begin != next_row || rec.end < rec.begin || rec.end > n || rec.radius > 256 || rec.reserved != 0)
+      return corrupt("family layout");
+    next_row = rec.end;
+  }
+  if (next_row != n) return corrupt("families do not end at the entry count");
+  main_rows_ = static_cast<uint32_t>(main_rows);
   codes_.resize(n);
   ids_.resize(n);
   if (!ReadAll(in.f, codes_.data(), n * sizeof(Code256), &sum) || !ReadAll(in.f, ids_.data(), n * 8, &sum)) {
@@ -359,24 +623,30 @@ Status MihIndex::Load(const std::string& path) {
   }
   for (uint64_t k = 0; k < m; ++k) {
     Table& t = tables_[k];
-    t.offsets.resize((size_t{1} << t.bits) + 1);
-    t.rows.resize(k == 0 ? 0 : n);
-    if (!ReadAll(in.f, t.offsets.data(), t.offsets.size() * 4, &sum) ||
+    t.lines.resize(((size_t{1} << t.bits) + kLineValues - 1) / kLineValues);
+    t.rows.resize(k == 0 ? 0 : main_rows);
+    if (!ReadAll(in.f, t.lines.data(), t.lines.size() * sizeof(OffsetLine), &sum) ||
+        !ReadAll(in.f, t.wide.data(), t.wide.size() * 4, &sum) ||
         !ReadAll(in.f, t.rows.data(), t.rows.size() * 4, &sum)) {
       return corrupt("truncated");
     }
-    // Offsets must be a non-decreasing run from 0 to n and rows in range, or
-    // a search could read out of bounds.
-    if (t.offsets.front() != 0 || t.offsets.back() != n) return corrupt("offsets");
-    for (size_t v = 1; v < t.offsets.size(); ++v) {
-      if (t.offsets[v] < t.offsets[v - 1]) return corrupt("offsets");
-    }
-    for (uint32_t r : t.rows) {
-      if (r >= n) return corrupt("rows");
+    // Bounds must be a non-decreasing run from 0 to the row count and rows
+    // in range, or a search could read out of bounds.
+    const std::string bad = CheckLines(t, main_rows_);
+    if (!bad.empty()) return corrupt("table " + std::to_string(k) + ": " + bad);
+    uint32_t max_row = 0;
+    for (uint32_t r : t.rows) max_row = std::max(max_row, r);
+    if (!t.rows.empty() && max_row >= main_rows_) return corrupt("rows");
+  }
+  // Every family member must be within its radius: the search skips a
+  // family on that promise.
+  for (const Family& f : families_) {
+    for (uint32_t r = f.begin; r < f.end; ++r) {
+      if (Distance(codes_[r], f.centre) > static_cast<int>(f.radius)) return corrupt("family radius");
     }
   }
   uint64_t stored;
-  if (std::fread(&stored, 1, 8, in.f) != 8 || stored != sum.h) return corrupt("checksum mismatch");
+  if (std::fread(&stored, 1, 8, in.f) != 8 || stored != sum.Value()) return corrupt("checksum mismatch");
   return Status::Ok();
 }
 

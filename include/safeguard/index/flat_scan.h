@@ -17,10 +17,24 @@
 
 namespace safeguard::index {
 
+/// The loop ScanRange runs. kAuto picks the fastest the CPU has: kAvx512
+/// (AVX-512 VPOPCNTDQ, two codes per instruction) or kScalar (POPCNT, or a
+/// portable bit count on CPUs without it).
+enum class ScanKernel { kAuto, kScalar, kAvx512 };
+
+/// Returns the kernel kAuto picks on this CPU.
+ScanKernel ActiveScanKernel();
+
 /// Appends every i in [0, n) with Distance(codes[i], query) <= radius to
-/// *rows (in increasing order). Uses the CPU's popcount instruction where it
-/// has one (chosen at run time). Thread-safe.
-void ScanRange(const Code256* codes, size_t n, const Code256& query, int radius, std::vector<uint32_t>* rows);
+/// *rows (in increasing order). A kernel this CPU lacks falls back to
+/// kScalar. Thread-safe.
+void ScanRange(const Code256* codes, size_t n, const Code256& query, int radius, std::vector<uint32_t>* rows,
+               ScanKernel kernel = ScanKernel::kAuto);
+
+/// The same result as ScanRange by the plainest loop (Distance on each code):
+/// the reference the kernels are tested against. Thread-safe.
+void ScanRangeReference(const Code256* codes, size_t n, const Code256& query, int radius,
+                        std::vector<uint32_t>* rows);
 
 class FlatScan {
  public:

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <new>
+#include <utility>
 #include <vector>
 
 #if defined(__linux__)
@@ -45,6 +46,18 @@ struct HugePageAllocator {
     void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
     if (p == nullptr) throw std::bad_alloc();
     return static_cast<T*>(p);
+  }
+
+  /// Default-initialises: resize() of a trivial type leaves the memory as
+  /// allocated instead of zeroing it (Load overwrites it at once).
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  /// Constructs with arguments, as std::allocator does.
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
   }
 
   /// Frees storage from allocate().

@@ -3,16 +3,25 @@
 // MihIndex: exact Hamming range search by multi-index hashing (Norouzi,
 // Punjani, Fleet, "Fast search in Hamming space with multi-index hashing").
 // The 256 bits are cut into m substrings; each has a table from substring
-// value to the rows holding it, stored flat (counting-sorted uint32 rows and
-// an offsets array, no per-bucket containers). By the generalised pigeonhole
-// principle every code within radius r of the query is within r/m of it on
-// some substring, so probing the few values near the query's substrings finds
-// every match: the search is exact, never approximate.
+// value to the rows holding it, stored flat (counting-sorted uint32 rows, and
+// the bucket bounds of 60 consecutive values packed into one cache line: a
+// base and 60 byte-sized increments, with a full uint32 form for the rare
+// dense line). By the generalised pigeonhole principle every code within
+// radius r of the query is within r/m of it on some substring, so probing the
+// few values near the query's substrings finds every match: the search is
+// exact, never approximate.
 //
-// Real hash lists hold large families of near-duplicates, where a probe can
-// land in a huge bucket. Before touching any candidate the search adds up the
-// bucket sizes it is about to visit; when that is a sizeable fraction of the
-// index it scans all codes instead, so the worst query costs about one scan.
+// Real hash lists hold large families of near-duplicates. A query near one
+// of them would find a large share of the family in its buckets and pay a
+// random memory access for each. So Build looks for the largest families
+// (values of 16-bit substrings that far more codes share than chance
+// allows; a family's centre is the bitwise majority of such a bucket) and
+// stores each as a contiguous run of rows with its centre and radius R (the
+// farthest member). A query scans a family only when it is within r + R of
+// the centre (otherwise, by the triangle inequality, no member is within r),
+// and that scan reads memory in order. The rest go in the tables; where a
+// query's buckets still hold a sizeable fraction of them it scans those rows
+// instead, so the worst query costs about one scan.
 //
 // Immutable once built from a batch (Build) or loaded (Load); LiveIndex
 // layers additions and removals on top of it. RangeSearch is thread-safe
@@ -35,18 +44,33 @@ namespace safeguard::index {
 
 /// What one search did; for benchmarks and tests.
 struct SearchStats {
-  size_t probes = 0;      ///< substring values looked up
-  size_t candidates = 0;  ///< rows whose full distance was computed
-  bool scanned = false;   ///< the search fell back to a full scan
+  size_t probes = 0;            ///< substring values looked up
+  size_t candidates = 0;        ///< table rows whose full distance was computed
+  bool scanned = false;         ///< the search scanned every table row instead of probing
+  size_t families_scanned = 0;  ///< dense families close enough to the query to be scanned
+  size_t family_rows = 0;       ///< rows those family scans read
 };
 
 class MihIndex {
  public:
+  /// How Build lays the index out; the defaults are what the benchmarks chose.
+  struct BuildOptions {
+    /// Substring tables; 0 picks m = round(256 / log2 n), so each bucket
+    /// holds about one row. Kept within [10, 32] (substrings of 8 to 26 bits).
+    int num_tables = 0;
+    /// Set aside dense families of near-duplicates (see above).
+    bool families = true;
+  };
+
   /// Builds the index over copies of codes and ids (codes.size() ==
-  /// ids.size() < 2^32). num_tables 0 picks m = ceil(256 / log2 n); m is
-  /// kept within [10, 32] (substrings of 8 to 26 bits, so an offsets array is
-  /// at most 256 MiB).
-  void Build(std::span<const Code256> codes, std::span<const uint64_t> ids, int num_tables = 0);
+  /// ids.size() < 2^31; both are copied). Ids need not be unique.
+  void Build(std::span<const Code256> codes, std::span<const uint64_t> ids, const BuildOptions& options);
+  /// Build with default options except the number of tables (0: automatic).
+  void Build(std::span<const Code256> codes, std::span<const uint64_t> ids, int num_tables = 0) {
+    BuildOptions o;
+    o.num_tables = num_tables;
+    Build(codes, ids, o);
+  }
 
   /// Stores in *out every entry within `radius` (0..256) of `query`, sorted
   /// by id. *out is cleared first. stats may be null.
@@ -68,28 +92,55 @@ class MihIndex {
   size_t size() const { return codes_.size(); }
   /// Number of substring tables.
   int num_tables() const { return static_cast<int>(tables_.size()); }
+  /// Number of dense families set aside, and the rows they hold.
+  size_t num_families() const { return families_.size(); }
+  size_t family_rows() const { return codes_.size() - main_rows_; }
   /// Bytes held: codes, ids, offsets and row lists.
   size_t MemoryBytes() const;
-  /// The codes and ids, in row order (sorted by the first substring, not in
-  /// build order).
+  /// The codes and ids, in row order (table rows sorted by the first
+  /// substring, then each family's rows; not in build order).
   std::span<const Code256> codes() const { return codes_; }
   std::span<const uint64_t> ids() const { return ids_; }
 
  private:
+  static constexpr uint32_t kLineValues = 60;
+  static constexpr uint32_t kWideLine = 0x80000000u;
+
+  // The bucket bounds of values [60 g, 60 g + 60) in one cache line: rows
+  // of value 60 g + i are [base + end[i-1], base + end[i]) (end[-1] = 0).
+  // A line whose values hold more than 255 rows has kWideLine set in base;
+  // its low bits index 61 uint32 bounds in Table::wide.
+  struct alignas(64) OffsetLine {
+    uint32_t base;
+    uint8_t end[kLineValues];
+  };
   struct Table {
     int start = 0;                 // first bit of the substring
     int bits = 0;                  // width of the substring
-    HugeVector<uint32_t> offsets;  // 2^bits + 1: rows of value v are rows[offsets[v], offsets[v+1])
-    HugeVector<uint32_t> rows;     // every row, sorted by substring value (empty for table 0,
+    HugeVector<OffsetLine> lines;  // ceil(2^bits / 60) lines
+    HugeVector<uint32_t> wide;     // 61 bounds per wide line
+    HugeVector<uint32_t> rows;     // table rows sorted by substring value (empty for table 0,
                                    // whose order the entries themselves are stored in)
+  };
+  // A dense family: rows [begin, end), every one within `radius` of centre.
+  struct Family {
+    Code256 centre;
+    uint32_t radius = 0, begin = 0, end = 0;
   };
 
   static uint32_t Substring(const Code256& c, int start, int bits);
-  void ScanAll(const Code256& query, int radius, std::vector<uint32_t>* rows) const;
+  static void BuildLines(const std::vector<uint32_t>& offsets, Table* t);
+  // Returns the rows [*begin, *end) of substring value v.
+  static void Bucket(const Table& t, uint32_t v, uint32_t* begin, uint32_t* end);
+  // Returns an empty string if t's lines describe a non-decreasing run of
+  // bounds from 0 to rows, else what is wrong.
+  static std::string CheckLines(const Table& t, uint32_t rows);
 
   HugeVector<Code256> codes_;
   HugeVector<uint64_t> ids_;
+  uint32_t main_rows_ = 0;  // rows [0, main_rows_) are in the tables; the rest in families_
   std::vector<Table> tables_;
+  std::vector<Family> families_;
 };
 
 }  // namespace safeguard::index
