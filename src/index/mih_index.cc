@@ -506,13 +506,14 @@ std::string MihIndex::CheckLines(const Table& t, uint32_t rows) {
   return "";
 }
 
-Status MihIndex::Save(const std::string& path) const {
+Status MihIndex::Save(const std::string& path, uint64_t tag) const {
   const std::string tmp = path + ".tmp";
   File out;
   out.f = std::fopen(tmp.c_str(), "wb");
   if (!out.f) return Status::IoError(tmp + ": cannot create: " + std::strerror(errno));
   Checksum sum;
-  const uint64_t header[5] = {kFormatVersion, codes_.size(), tables_.size(), main_rows_, families_.size()};
+  const uint64_t header[6] = {kFormatVersion, codes_.size(),    tables_.size(),
+                              main_rows_,     families_.size(), tag};
   bool ok = std::fwrite(kMagic, 1, sizeof(kMagic), out.f) == sizeof(kMagic) &&
             WriteAll(out.f, header, sizeof(header), &sum);
   for (const Table& t : tables_) {
@@ -548,7 +549,7 @@ Status MihIndex::Save(const std::string& path) const {
   return Status::Ok();
 }
 
-Status MihIndex::Load(const std::string& path) {
+Status MihIndex::Load(const std::string& path, uint64_t* tag) {
   auto clear = [&] {
     codes_.clear();
     ids_.clear();
@@ -569,7 +570,7 @@ Status MihIndex::Load(const std::string& path) {
   };
   char magic[8];
   Checksum sum;
-  uint64_t header[5];
+  uint64_t header[6];
   if (std::fread(magic, 1, 8, in.f) != 8 || std::memcmp(magic, kMagic, 8) != 0) return corrupt("bad magic");
   if (!ReadAll(in.f, header, sizeof(header), &sum)) return corrupt("truncated header");
   if (header[0] != kFormatVersion) return corrupt("format version " + std::to_string(header[0]));
@@ -647,6 +648,7 @@ Status MihIndex::Load(const std::string& path) {
   }
   uint64_t stored;
   if (std::fread(&stored, 1, 8, in.f) != 8 || stored != sum.Value()) return corrupt("checksum mismatch");
+  if (tag) *tag = header[5];
   return Status::Ok();
 }
 

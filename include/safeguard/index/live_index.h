@@ -16,8 +16,10 @@
 // meanwhile; searches go on against the old State throughout.
 //
 // Ids are the caller's (e.g. bank signal ids) and must be unique among live
-// entries. Thread-safety: every method may be called from any thread; writers
-// are serialised by one mutex (writer_mu_).
+// entries. Which ids are live is known from the base's ids kept sorted (8
+// bytes an entry, binary-searched), a small set of ids added since, and the
+// removed list. Thread-safety: every method may be called from any thread;
+// writers are serialised by one mutex (writer_mu_).
 
 #ifndef SAFEGUARD_INDEX_LIVE_INDEX_H_
 #define SAFEGUARD_INDEX_LIVE_INDEX_H_
@@ -28,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -77,6 +80,24 @@ class LiveIndex {
   /// Number of live entries.
   size_t size() const;
 
+  /// Writes the live entries to `path` as one MihIndex snapshot
+  /// (docs/index_format.md) with `tag` (e.g. the store's change-log
+  /// position they reflect). Additions and removals not yet compacted are
+  /// folded in, so this may build a base (seconds at 10M); readers and
+  /// writers carry on meanwhile. Returns kIoError on failure.
+  Status SaveSnapshot(const std::string& path, uint64_t tag) const;
+
+  /// Replaces every entry with those of the snapshot at `path` and stores its
+  /// tag in *tag (if not null). Readers see the old entries until the new
+  /// ones are complete, never a mixture. Returns kNotFound, kIoError or
+  /// kCorrupt (a damaged file, or an id present twice) and leaves the index
+  /// unchanged on failure.
+  Status LoadSnapshot(const std::string& path, uint64_t* tag);
+
+  /// Bytes held by the current base, its sorted ids and the delta (not the
+  /// writer's small bookkeeping).
+  size_t MemoryBytes() const;
+
   /// Blocks until no background rebuild is running (tests, benchmarks).
   void WaitForCompaction();
 
@@ -87,7 +108,8 @@ class LiveIndex {
   };
   struct State {
     std::shared_ptr<const MihIndex> base;
-    std::vector<std::shared_ptr<const Chunk>> delta;  // append-only between rebuilds
+    std::shared_ptr<const std::vector<uint64_t>> base_ids;  // the base's ids, sorted
+    std::vector<std::shared_ptr<const Chunk>> delta;        // append-only between rebuilds
     size_t delta_size = 0;
     std::shared_ptr<const std::vector<uint64_t>> removed;  // sorted; ids removed since `base` was built
     size_t live = 0;
@@ -102,6 +124,10 @@ class LiveIndex {
     state_.swap(s);
   }  // the old State is released here, outside the lock
   void SearchState(const State& s, const Code256& query, int radius, std::vector<Match>* out) const;
+  bool IsLiveLocked(const State& s, uint64_t id) const;
+  // The live entries of s: the base's minus removed ids, then the delta's.
+  static void LiveEntries(const State& s, std::vector<Code256>* codes, std::vector<uint64_t>* ids);
+  static std::shared_ptr<const std::vector<uint64_t>> SortedIds(const MihIndex& base);
   void MaybeCompactLocked(const std::shared_ptr<const State>& s);
   void Compact(std::shared_ptr<const State> snapshot);
 
@@ -112,11 +138,11 @@ class LiveIndex {
   mutable std::mutex state_mu_;
   std::shared_ptr<const State> state_;  // guarded by state_mu_
 
-  std::mutex writer_mu_;                   // serialises writers and the rebuild's install
-  std::unordered_set<uint64_t> live_ids_;  // guarded by writer_mu_
-  bool compacting_ = false;                // guarded by writer_mu_
-  std::condition_variable compact_done_;   // signalled with writer_mu_ when compacting_ clears
-  std::thread compactor_;                  // guarded by writer_mu_
+  std::mutex writer_mu_;                    // serialises writers and the rebuild's install
+  std::unordered_set<uint64_t> delta_ids_;  // ids added since the base was built; guarded by writer_mu_
+  bool compacting_ = false;                 // guarded by writer_mu_
+  std::condition_variable compact_done_;    // signalled with writer_mu_ when compacting_ clears
+  std::thread compactor_;                   // guarded by writer_mu_
 };
 
 }  // namespace safeguard::index

@@ -79,14 +79,16 @@ class MihIndex {
 
   /// Writes the built index to `path` (format in docs/index_format.md), via
   /// a temporary file renamed into place, so a crash leaves the old file.
-  /// Returns kIoError on failure.
-  Status Save(const std::string& path) const;
+  /// `tag` is stored with it for the caller (e.g. the store's change-log
+  /// position the snapshot reflects). Returns kIoError on failure.
+  Status Save(const std::string& path, uint64_t tag = 0) const;
 
-  /// Replaces this index with the one saved at `path`. Returns kNotFound,
-  /// kIoError, or kCorrupt (bad magic, version, sizes or checksum) and leaves
-  /// the index empty on failure. The loaded arrays are read into memory, so
-  /// the index is warm (every page touched) when Load returns.
-  Status Load(const std::string& path);
+  /// Replaces this index with the one saved at `path` and stores its tag in
+  /// *tag (if not null). Returns kNotFound, kIoError, or kCorrupt (bad
+  /// magic, version, sizes, bounds or checksum) and leaves the index empty on
+  /// failure. The arrays are read into memory, so the index is warm (every
+  /// page touched) when Load returns.
+  Status Load(const std::string& path, uint64_t* tag = nullptr);
 
   /// Number of entries.
   size_t size() const { return codes_.size(); }
