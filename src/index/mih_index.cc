@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "safeguard/index/flat_scan.h"
 
@@ -34,8 +36,10 @@ constexpr size_t kMinFamilyIndex = size_t{1} << 16;
 constexpr size_t kMinFamilyRows = 4096;
 constexpr size_t kFamilyShare = 512;
 constexpr int kFamilyRadius = 64;
-constexpr size_t kMaxFamilies = 32;
-constexpr size_t kMaxFamilyCandidates = 256;
+constexpr size_t kMaxFamilies = 64;
+constexpr size_t kMaxFamilyCentres = 128;  // candidates, before counting members
+constexpr size_t kBucketsPerRound = 64;
+constexpr int kFamilyRounds = 16;
 constexpr uint8_t kNoFamily = 0xff;
 
 // Number of values within Hamming distance r of a `bits`-wide value.
@@ -79,51 +83,107 @@ std::vector<Code256> FindFamilies(std::span<const Code256> codes, std::vector<ui
   const size_t n = codes.size();
   family_of->assign(n, kNoFamily);
   if (n < kMinFamilyIndex) return {};
-  // 1. Values of the 16 disjoint 16-bit substrings that far more codes share
-  // than uniform codes would (mean n/65536, a few standard deviations).
-  std::vector<uint32_t> hist(16 * 65536, 0);
-  for (const Code256& c : codes) {
-    for (int s = 0; s < 16; ++s) ++hist[s * 65536 + Word16(c, s)];
-  }
-  const double mean = static_cast<double>(n) / 65536;
-  const double hot = mean + 8 * std::sqrt(mean) + 32;
-  std::vector<std::pair<uint32_t, uint32_t>> buckets;  // (count, s * 65536 + value)
-  for (uint32_t k = 0; k < hist.size(); ++k) {
-    if (hist[k] >= hot) buckets.emplace_back(hist[k], k);
-  }
-  if (buckets.empty()) return {};
-  std::sort(buckets.begin(), buckets.end(), std::greater<>());
-  if (buckets.size() > kMaxFamilyCandidates) buckets.resize(kMaxFamilyCandidates);
-  // 2. Each hot bucket's centre: the bitwise majority of its codes (the
-  // family's members outnumber the codes there by chance).
+  // Centres are found on an evenly spaced sample: a family big enough to
+  // keep (n/512 members) has ~2,000 codes in it, and rounds over the sample
+  // are cheap. Each round takes the values of the 16 disjoint 16-bit
+  // substrings that far more of the not-yet-claimed codes share than chance
+  // allows (mean + 8 sd), the bitwise majority of each such bucket as a
+  // centre, and claims the codes near the new centres, so the next round
+  // sees the next families instead of the same large family again through
+  // its many near-centre buckets.
+  const size_t sample_size = std::min<size_t>(n, size_t{1} << 20);
+  std::vector<Code256> sample(sample_size);
+  for (size_t i = 0; i < sample_size; ++i) sample[i] = codes[i * n / sample_size];
+  std::vector<uint8_t> claimed(sample_size, 0);
+  std::vector<Code256> centres;
+  std::vector<uint32_t> hist(16 * 65536);
   std::vector<int16_t> slot(16 * 65536, -1);
-  for (size_t b = 0; b < buckets.size(); ++b) slot[buckets[b].second] = static_cast<int16_t>(b);
-  std::vector<std::array<uint32_t, 256>> ones(buckets.size());
-  for (auto& o : ones) o.fill(0);
-  for (const Code256& c : codes) {
-    for (int s = 0; s < 16; ++s) {
-      const int b = slot[s * 65536 + Word16(c, s)];
-      if (b < 0) continue;
-      for (int w = 0; w < 4; ++w) {
-        for (uint64_t x = c.w[w]; x != 0; x &= x - 1) ++ones[b][w * 64 + __builtin_ctzll(x)];
+  std::vector<uint32_t> hits;
+  for (int round = 0; round < kFamilyRounds && centres.size() < kMaxFamilyCentres; ++round) {
+    std::fill(hist.begin(), hist.end(), 0);
+    size_t free_codes = 0;
+    for (size_t i = 0; i < sample_size; ++i) {
+      if (claimed[i]) continue;
+      ++free_codes;
+      for (int s = 0; s < 16; ++s) ++hist[s * 65536 + Word16(sample[i], s)];
+    }
+    const double mean = static_cast<double>(free_codes) / 65536;
+    const double hot = mean + 8 * std::sqrt(mean) + 32;
+    std::vector<std::pair<uint32_t, uint32_t>> buckets;  // (count, s * 65536 + value)
+    for (uint32_t k = 0; k < hist.size(); ++k) {
+      if (hist[k] >= hot) buckets.emplace_back(hist[k], k);
+    }
+    if (buckets.empty()) break;
+    std::sort(buckets.begin(), buckets.end(), std::greater<>());
+    if (buckets.size() > kBucketsPerRound) buckets.resize(kBucketsPerRound);
+    for (size_t b = 0; b < buckets.size(); ++b) slot[buckets[b].second] = static_cast<int16_t>(b);
+    std::vector<std::array<uint32_t, 256>> ones(buckets.size());
+    for (auto& o : ones) o.fill(0);
+    for (size_t i = 0; i < sample_size; ++i) {
+      if (claimed[i]) continue;
+      for (int s = 0; s < 16; ++s) {
+        const int b = slot[s * 65536 + Word16(sample[i], s)];
+        if (b < 0) continue;
+        for (int w = 0; w < 4; ++w) {
+          for (uint64_t x = sample[i].w[w]; x != 0; x &= x - 1) ++ones[b][w * 64 + __builtin_ctzll(x)];
+        }
       }
     }
-  }
-  // 3. One centre per family: a bucket whose centre is near an accepted one
-  // is the same family seen through another substring.
-  std::vector<Code256> centres;
-  for (size_t b = 0; b < buckets.size() && centres.size() < 2 * kMaxFamilies; ++b) {
-    Code256 centre;
-    for (int k = 0; k < 256; ++k) {
-      if (2 * ones[b][k] > buckets[b].first) centre.w[k >> 6] |= uint64_t{1} << (k & 63);
+    for (const auto& bucket : buckets) slot[bucket.second] = -1;
+    // One centre per family: a bucket whose centre is near a known one is
+    // the same family seen through another substring or a neighbour value.
+    const size_t known = centres.size();
+    for (size_t b = 0; b < buckets.size() && centres.size() < kMaxFamilyCentres; ++b) {
+      Code256 centre;
+      for (int k = 0; k < 256; ++k) {
+        if (2 * ones[b][k] > buckets[b].first) centre.w[k >> 6] |= uint64_t{1} << (k & 63);
+      }
+      const bool seen = std::any_of(centres.begin(), centres.end(),
+                                    [&](const Code256& c) { return Distance(c, centre) <= kFamilyRadius; });
+      if (!seen) centres.push_back(centre);
     }
-    const bool seen = std::any_of(centres.begin(), centres.end(),
-                                  [&](const Code256& c) { return Distance(c, centre) <= kFamilyRadius; });
-    if (!seen) centres.push_back(centre);
+    if (centres.size() == known) break;
+    for (size_t f = known; f < centres.size(); ++f) {
+      hits.clear();
+      ScanRange(sample.data(), sample_size, centres[f], kFamilyRadius, &hits);
+      for (uint32_t h : hits) claimed[h] = 1;
+    }
   }
-  // 4. Members: codes within kFamilyRadius of a centre (the first such),
-  // found block by block so each block is read from memory once.
-  std::vector<uint32_t> hits;
+  // Only centres whose share of the sample promises a family worth setting
+  // aside (half the threshold, for sampling error) go on to the full pass,
+  // which costs a distance per code and centre.
+  const size_t min_rows = std::max(kMinFamilyRows, n / kFamilyShare);
+  {
+    std::vector<uint8_t> sample_family(sample_size, kNoFamily);
+    std::vector<size_t> sample_count(centres.size(), 0);
+    for (size_t f = 0; f < centres.size(); ++f) {
+      hits.clear();
+      ScanRange(sample.data(), sample_size, centres[f], kFamilyRadius, &hits);
+      for (uint32_t h : hits) {
+        if (sample_family[h] == kNoFamily) {
+          sample_family[h] = static_cast<uint8_t>(f);
+          ++sample_count[f];
+        }
+      }
+    }
+    std::vector<size_t> order(centres.size());
+    for (size_t f = 0; f < order.size(); ++f) order[f] = f;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return sample_count[a] > sample_count[b]; });
+    std::vector<Code256> promising;
+    for (size_t f : order) {
+      if (promising.size() == kMaxFamilies + kMaxFamilies / 4) break;
+      if (2.0 * static_cast<double>(sample_count[f]) * static_cast<double>(n) /
+              static_cast<double>(sample_size) >=
+          static_cast<double>(min_rows)) {
+        promising.push_back(centres[f]);
+      }
+    }
+    centres.swap(promising);
+  }
+  if (centres.empty()) return {};
+  // Members: codes within kFamilyRadius of a centre (the first such), found
+  // block by block so each block is read from memory once.
   constexpr size_t kBlock = 4096;
   for (size_t b0 = 0; b0 < n; b0 += kBlock) {
     const size_t len = std::min(kBlock, n - b0);
@@ -135,7 +195,7 @@ std::vector<Code256> FindFamilies(std::span<const Code256> codes, std::vector<ui
       }
     }
   }
-  // 5. Keep the largest families that are big enough to matter.
+  // Keep the largest families that are big enough to matter.
   std::vector<size_t> size(centres.size(), 0);
   for (uint8_t f : *family_of) {
     if (f != kNoFamily) ++size[f];
@@ -143,7 +203,6 @@ std::vector<Code256> FindFamilies(std::span<const Code256> codes, std::vector<ui
   std::vector<size_t> order(centres.size());
   for (size_t f = 0; f < order.size(); ++f) order[f] = f;
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return size[a] > size[b]; });
-  const size_t min_rows = std::max(kMinFamilyRows, n / kFamilyShare);
   std::vector<uint8_t> renumber(centres.size(), kNoFamily);
   std::vector<Code256> kept;
   for (size_t f : order) {
@@ -266,16 +325,28 @@ void MihIndex::Build(std::span<const Code256> codes, std::span<const uint64_t> i
     }
     BuildLines(offsets, &tables_[0]);
   }
-  for (int k = 1; k < m; ++k) {
-    Table& t = tables_[k];
-    offsets.assign((size_t{1} << t.bits) + 1, 0);
-    for (uint32_t i = 0; i < main_rows_; ++i) ++offsets[Substring(codes_[i], t.start, t.bits) + 1];
-    for (size_t v = 1; v < offsets.size(); ++v) offsets[v] += offsets[v - 1];
-    std::vector<uint32_t> next(offsets.begin(), offsets.end() - 1);
-    t.rows.resize(main_rows_);
-    for (uint32_t i = 0; i < main_rows_; ++i) t.rows[next[Substring(codes_[i], t.start, t.bits)]++] = i;
-    BuildLines(offsets, &t);
-  }
+  // The other tables only read the rows: build them in parallel (each is a
+  // counting sort over every row, memory-bound; two cores nearly halve a
+  // 10M rebuild).
+  std::atomic<int> next_table{1};
+  auto build_tables = [&] {
+    std::vector<uint32_t> off, next;
+    for (int k = next_table++; k < m; k = next_table++) {
+      Table& t = tables_[k];
+      off.assign((size_t{1} << t.bits) + 1, 0);
+      for (uint32_t i = 0; i < main_rows_; ++i) ++off[Substring(codes_[i], t.start, t.bits) + 1];
+      for (size_t v = 1; v < off.size(); ++v) off[v] += off[v - 1];
+      next.assign(off.begin(), off.end() - 1);
+      t.rows.resize(main_rows_);
+      for (uint32_t i = 0; i < main_rows_; ++i) t.rows[next[Substring(codes_[i], t.start, t.bits)]++] = i;
+      BuildLines(off, &t);
+    }
+  };
+  const unsigned workers = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+  std::vector<std::thread> threads;
+  for (unsigned w = 1; w < workers; ++w) threads.emplace_back(build_tables);
+  build_tables();
+  for (std::thread& t : threads) t.join();
 }
 
 size_t MihIndex::MemoryBytes() const {
