@@ -13,7 +13,7 @@ namespace {
 // adds stay cheap; the delta is short-lived anyway.
 constexpr size_t kChunkEntries = 256;
 
-bool Contains(const std::vector<uint64_t>& sorted, uint64_t id) {
+bool SortedContains(const std::vector<uint64_t>& sorted, uint64_t id) {
   return std::binary_search(sorted.begin(), sorted.end(), id);
 }
 
@@ -49,7 +49,7 @@ Status LiveIndex::Add(std::span<const Code256> codes, std::span<const uint64_t> 
     if (IsLiveLocked(*cur, id) || !batch.insert(id).second) {
       return Status::InvalidArgument("LiveIndex::Add: id " + std::to_string(id) + " is already in the index");
     }
-    if (Contains(*cur->removed, id)) {
+    if (SortedContains(*cur->removed, id)) {
       return Status::InvalidArgument("LiveIndex::Add: id " + std::to_string(id) +
                                      " was removed and may not be reused before the index is compacted");
     }
@@ -107,9 +107,14 @@ size_t LiveIndex::Remove(std::span<const uint64_t> ids) {
 
 size_t LiveIndex::size() const { return Load()->live; }
 
+bool LiveIndex::Contains(uint64_t id) const {
+  std::lock_guard<std::mutex> lock(writer_mu_);
+  return IsLiveLocked(*Load(), id);
+}
+
 bool LiveIndex::IsLiveLocked(const State& s, uint64_t id) const {
-  if (Contains(*s.removed, id)) return false;
-  return delta_ids_.count(id) != 0 || Contains(*s.base_ids, id);
+  if (SortedContains(*s.removed, id)) return false;
+  return delta_ids_.count(id) != 0 || SortedContains(*s.base_ids, id);
 }
 
 std::shared_ptr<const std::vector<uint64_t>> LiveIndex::SortedIds(const MihIndex& base) {
@@ -145,7 +150,7 @@ void LiveIndex::LiveEntries(const State& s, std::vector<Code256>* codes, std::ve
     const auto bc = s.base->codes();
     const auto bi = s.base->ids();
     for (size_t i = 0; i < bi.size(); ++i) {
-      if (!Contains(removed, bi[i])) {
+      if (!SortedContains(removed, bi[i])) {
         codes->push_back(bc[i]);
         ids->push_back(bi[i]);
       }
@@ -153,7 +158,7 @@ void LiveIndex::LiveEntries(const State& s, std::vector<Code256>* codes, std::ve
   }
   for (const auto& chunk : s.delta) {
     for (size_t i = 0; i < chunk->ids.size(); ++i) {
-      if (!Contains(removed, chunk->ids[i])) {
+      if (!SortedContains(removed, chunk->ids[i])) {
         codes->push_back(chunk->codes[i]);
         ids->push_back(chunk->ids[i]);
       }
@@ -221,7 +226,7 @@ void LiveIndex::SearchState(const State& s, const Code256& query, int radius, st
     for (uint32_t r : rows) out->push_back(Match{chunk->ids[r], Distance(chunk->codes[r], query)});
   }
   if (!s.removed->empty()) {
-    std::erase_if(*out, [&](const Match& m) { return Contains(*s.removed, m.id); });
+    std::erase_if(*out, [&](const Match& m) { return SortedContains(*s.removed, m.id); });
   }
 }
 

@@ -80,6 +80,9 @@ class LiveIndex {
   /// Number of live entries.
   size_t size() const;
 
+  /// Returns true if `id` is live (added and not removed).
+  bool Contains(uint64_t id) const;
+
   /// Writes the live entries to `path` as one MihIndex snapshot
   /// (docs/index_format.md) with `tag` (e.g. the store's change-log
   /// position they reflect). Additions and removals not yet compacted are
@@ -138,7 +141,7 @@ class LiveIndex {
   mutable std::mutex state_mu_;
   std::shared_ptr<const State> state_;  // guarded by state_mu_
 
-  std::mutex writer_mu_;                    // serialises writers and the rebuild's install
+  mutable std::mutex writer_mu_;            // serialises writers and the rebuild's install
   std::unordered_set<uint64_t> delta_ids_;  // ids added since the base was built; guarded by writer_mu_
   bool compacting_ = false;                 // guarded by writer_mu_
   std::condition_variable compact_done_;    // signalled with writer_mu_ when compacting_ clears

@@ -1,0 +1,215 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+//
+// The Matcher follows the store: what is imported matches, what is withdrawn
+// stops matching after one Refresh, per-bank distances and the enabled flag
+// decide which hits count, an allow-list suppresses the rest, and a restart
+// from an index snapshot replays only the changes after it (and survives a
+// damaged or foreign snapshot). Every case runs on SQLite and on PostgreSQL.
+// Hashes are random codes; nothing here is derived from any real image.
+
+#include "safeguard/bank/matcher.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <random>
+
+#include "bank_test_env.h"
+#include "safeguard/hash/pdq.h"
+#include "synthetic_codes.h"
+
+namespace safeguard::bank {
+namespace {
+
+// The 32 value bytes (hex text order) of a code: the inverse of
+// CodeFromPdqValue.
+std::vector<uint8_t> PdqValue(const index::Code256& c) {
+  pdq::Hash256 h;
+  for (int i = 0; i < 4; ++i) {
+    for (int k = 0; k < 4; ++k) h.w[4 * i + k] = static_cast<uint16_t>(c.w[i] >> (16 * k));
+  }
+  char hex[65];
+  h.ToHex(hex);
+  std::vector<uint8_t> value;
+  EXPECT_TRUE(ParseSignalValue(SignalType::kPdq, hex, &value).ok());
+  return value;
+}
+
+NewSignal Pdq(const index::Code256& c, const std::string& external_id) {
+  NewSignal s;
+  s.type = SignalType::kPdq;
+  s.value = PdqValue(c);
+  s.external_id = external_id;
+  return s;
+}
+
+template <typename Backend>
+class MatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string why = backend_.SkipReason();
+    if (!why.empty()) GTEST_SKIP() << why;
+    SG_ASSERT_OK(backend_.Setup());
+    SG_ASSERT_OK(backend_.Open(StoreOptions(), &store_));
+  }
+
+  void MakeBank(const std::string& name, Category category, int distance = 31) {
+    BankSpec spec;
+    spec.name = name;
+    spec.category = category;
+    spec.pdq_distance = distance;
+    SG_ASSERT_OK(store_->CreateBank(spec, nullptr));
+  }
+
+  // Banks (by name) and distances of the hits for one code.
+  std::vector<std::pair<std::string, int>> Hits(const Matcher& m, const index::Code256& q,
+                                                bool* allowed = nullptr) {
+    MatchQuery query;
+    query.pdq = std::span<const index::Code256>(&q, 1);
+    MatchResult r;
+    EXPECT_TRUE(m.Match(query, &r).ok());
+    std::vector<std::pair<std::string, int>> out;
+    for (const Hit& h : r.hits) out.emplace_back(h.bank_name, h.distance);
+    if (allowed) *allowed = !r.allowed.empty();
+    return out;
+  }
+
+  Backend backend_;
+  std::unique_ptr<Store> store_;
+  testing::TempDir dir_;
+  std::mt19937_64 rng_{99};
+};
+
+using Backends = ::testing::Types<testing::SqliteBackend, testing::PostgresBackend>;
+TYPED_TEST_SUITE(MatcherTest, Backends, testing::BackendNames);
+
+TYPED_TEST(MatcherTest, ImportMatchWithdrawAndBankSettings) {
+  this->MakeBank("ncii", Category::kNcii, 31);
+  this->MakeBank("strict", Category::kCsam, 8);
+  const index::Code256 a = safeguard::testing::RandomCode(this->rng_);
+  const index::Code256 b = safeguard::testing::RandomCode(this->rng_);
+  const std::vector<NewSignal> ncii = {Pdq(a, "stopncii-1"), Pdq(b, "stopncii-2")};
+  SG_ASSERT_OK(this->store_->Import("ncii", ncii, nullptr));
+  const std::vector<NewSignal> strict = {Pdq(a, "x-1")};
+  SG_ASSERT_OK(this->store_->Import("strict", strict, nullptr));
+
+  std::unique_ptr<Matcher> m;
+  SG_ASSERT_OK(Matcher::Open(this->store_.get(), MatcherOptions(), &m));
+  EXPECT_EQ(m->pdq_entries(), 3u);
+  EXPECT_EQ(m->load_source(), "store");
+
+  // 20 bits from a: within ncii's 31, outside strict's 8.
+  const index::Code256 near_a = safeguard::testing::Flip(a, 20, this->rng_);
+  const int d = index::Distance(a, near_a);
+  using Hits = std::vector<std::pair<std::string, int>>;
+  EXPECT_EQ(this->Hits(*m, near_a), (Hits{{"ncii", d}}));
+  EXPECT_EQ(this->Hits(*m, a), (Hits{{"ncii", 0}, {"strict", 0}}));
+
+  // Withdraw by external id: gone after one Refresh.
+  WithdrawSpec w;
+  w.external_ids = {"stopncii-1"};
+  uint64_t withdrawn = 0;
+  SG_ASSERT_OK(this->store_->Withdraw("ncii", w, &withdrawn));
+  EXPECT_EQ(withdrawn, 1u);
+  size_t applied = 0;
+  SG_ASSERT_OK(m->Refresh(&applied));
+  EXPECT_EQ(applied, 1u);
+  EXPECT_EQ(this->Hits(*m, a), (Hits{{"strict", 0}}));
+
+  // Disabling a bank and widening another take effect on Refresh.
+  BankUpdate off;
+  off.enabled = false;
+  SG_ASSERT_OK(this->store_->UpdateBank("strict", off, nullptr));
+  BankUpdate wide;
+  wide.pdq_distance = 40;
+  SG_ASSERT_OK(this->store_->UpdateBank("ncii", wide, nullptr));
+  SG_ASSERT_OK(m->Refresh(nullptr));
+  EXPECT_TRUE(this->Hits(*m, a).empty());
+  const index::Code256 far_b = safeguard::testing::Flip(b, 38, this->rng_);
+  EXPECT_EQ(this->Hits(*m, far_b), (Hits{{"ncii", index::Distance(b, far_b)}}));
+
+  // New imports arrive by Refresh too, including digests.
+  NewSignal md5;
+  md5.type = SignalType::kMd5;
+  md5.value.assign(16, 0x5a);
+  const std::vector<NewSignal> more = {md5};
+  SG_ASSERT_OK(this->store_->Import("ncii", more, nullptr));
+  SG_ASSERT_OK(m->Refresh(nullptr));
+  MatchQuery q;
+  q.md5 = std::array<uint8_t, 16>();
+  q.md5->fill(0x5a);
+  MatchResult r;
+  SG_ASSERT_OK(m->Match(q, &r));
+  ASSERT_EQ(r.hits.size(), 1u);
+  EXPECT_EQ(r.hits[0].type, SignalType::kMd5);
+  EXPECT_EQ(r.hits[0].bank_name, "ncii");
+}
+
+TYPED_TEST(MatcherTest, AllowListSuppressesOtherBanks) {
+  this->MakeBank("csam-list", Category::kCsam);
+  this->MakeBank("known-good", Category::kAllow, 10);
+  const index::Code256 listed = safeguard::testing::RandomCode(this->rng_);
+  const index::Code256 benign = safeguard::testing::Flip(listed, 25, this->rng_);
+  SG_ASSERT_OK(this->store_->Import("csam-list", std::vector<NewSignal>{Pdq(listed, "")}, nullptr));
+  SG_ASSERT_OK(this->store_->Import("known-good", std::vector<NewSignal>{Pdq(benign, "")}, nullptr));
+  std::unique_ptr<Matcher> m;
+  SG_ASSERT_OK(Matcher::Open(this->store_.get(), MatcherOptions(), &m));
+  bool allowed = false;
+  // The known-good image itself: within 25 of the list entry, but allowed.
+  EXPECT_TRUE(this->Hits(*m, benign, &allowed).empty());
+  EXPECT_TRUE(allowed);
+  // The listed image: 25 bits from the allow entry, beyond its distance 10.
+  EXPECT_EQ(this->Hits(*m, listed, &allowed).size(), 1u);
+  EXPECT_FALSE(allowed);
+}
+
+TYPED_TEST(MatcherTest, RestartsFromASnapshotAndReplaysOnlyWhatFollowed) {
+  this->MakeBank("ncii", Category::kNcii);
+  std::vector<index::Code256> codes;
+  std::vector<NewSignal> batch;
+  for (int i = 0; i < 500; ++i) {
+    codes.push_back(safeguard::testing::RandomCode(this->rng_));
+    batch.push_back(Pdq(codes.back(), "e" + std::to_string(i)));
+  }
+  SG_ASSERT_OK(this->store_->Import("ncii", batch, nullptr));
+  MatcherOptions o;
+  o.snapshot_path = this->dir_.path() + "/pdq.snapshot";
+  {
+    std::unique_ptr<Matcher> m;
+    SG_ASSERT_OK(Matcher::Open(this->store_.get(), o, &m));
+    EXPECT_EQ(m->load_source(), "store");
+    SG_ASSERT_OK(m->SaveSnapshot());
+  }
+  // After the snapshot: one withdrawal and one addition.
+  WithdrawSpec w;
+  w.external_ids = {"e7"};
+  SG_ASSERT_OK(this->store_->Withdraw("ncii", w, nullptr));
+  const index::Code256 fresh = safeguard::testing::RandomCode(this->rng_);
+  SG_ASSERT_OK(this->store_->Import("ncii", std::vector<NewSignal>{Pdq(fresh, "new")}, nullptr));
+
+  std::unique_ptr<Matcher> m;
+  SG_ASSERT_OK(Matcher::Open(this->store_.get(), o, &m));
+  EXPECT_EQ(m->load_source(), "snapshot");
+  size_t applied = 99;
+  SG_ASSERT_OK(m->Refresh(&applied));
+  EXPECT_EQ(applied, 2u) << "only the changes after the snapshot are replayed";
+  EXPECT_EQ(m->pdq_entries(), 500u);
+  EXPECT_TRUE(this->Hits(*m, codes[7]).empty());
+  EXPECT_EQ(this->Hits(*m, codes[8]).size(), 1u);
+  EXPECT_EQ(this->Hits(*m, fresh).size(), 1u);
+
+  // A damaged snapshot is not an outage: the matcher loads from the store.
+  std::FILE* f = std::fopen(o.snapshot_path.c_str(), "r+b");
+  ASSERT_NE(f, nullptr);
+  std::fseek(f, 100, SEEK_SET);
+  std::fputc(0x55, f);
+  std::fclose(f);
+  SG_ASSERT_OK(Matcher::Open(this->store_.get(), o, &m));
+  EXPECT_NE(m->load_source().find("snapshot not used"), std::string::npos) << m->load_source();
+  EXPECT_EQ(m->pdq_entries(), 500u);
+  EXPECT_TRUE(this->Hits(*m, codes[7]).empty());
+  EXPECT_EQ(this->Hits(*m, fresh).size(), 1u);
+}
+
+}  // namespace
+}  // namespace safeguard::bank
