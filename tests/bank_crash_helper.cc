@@ -75,16 +75,19 @@ int main(int argc, char** argv) {
   std::vector<bank::NewSignal> signals;
   signals.reserve(count);
   for (size_t i = 0; i < count; ++i) {
-    signals.push_back(bank::testing::MakeSignal(seed + i, bank::SignalType::kPdq, "x" + std::to_string(seed + i)));
+    signals.push_back(
+        bank::testing::MakeSignal(seed + i, bank::SignalType::kPdq, "x" + std::to_string(seed + i)));
   }
   bank::SignalBatch batch;
   batch.add = signals;
   const auto start = std::chrono::steady_clock::now();
   auto elapsed_ms = [&start] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+        .count();
   };
   batch.progress = [&](size_t done, size_t total) {
-    Say("progress " + std::to_string(done) + " " + std::to_string(total) + " " + std::to_string(elapsed_ms()));
+    Say("progress " + std::to_string(done) + " " + std::to_string(total) + " " +
+        std::to_string(elapsed_ms()));
   };
   Say("ready");
   bank::ApplyResult result;

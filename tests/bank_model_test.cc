@@ -15,7 +15,8 @@ namespace safeguard::bank {
 namespace {
 
 TEST(BankModel, CategoryNamesRoundTrip) {
-  for (Category c : {Category::kCsam, Category::kNcii, Category::kTerrorism, Category::kOther, Category::kAllow}) {
+  for (Category c :
+       {Category::kCsam, Category::kNcii, Category::kTerrorism, Category::kOther, Category::kAllow}) {
     Category parsed = Category::kOther;
     ASSERT_TRUE(ParseCategory(CategoryName(c), &parsed).ok());
     EXPECT_EQ(parsed, c);
@@ -63,8 +64,9 @@ TEST(BankModel, BankNames) {
   for (const char* good : {"a", "ncii-stopncii", "CSAM_ncmec.2026", "0", "-", "a..b"}) {
     EXPECT_TRUE(ValidateBankName(good).ok()) << good;
   }
-  for (std::string bad : {std::string(), std::string("."), std::string(".."), std::string("a b"),
-                          std::string("a/b"), std::string(65, 'x'), std::string("tab\t"), std::string("\xc3\xa9")}) {
+  for (std::string bad :
+       {std::string(), std::string("."), std::string(".."), std::string("a b"), std::string("a/b"),
+        std::string(65, 'x'), std::string("tab\t"), std::string("\xc3\xa9")}) {
     Status s = ValidateBankName(bad);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
   }
@@ -131,7 +133,8 @@ TEST(BankModel, BankSpecAndCheckpointRules) {
   EXPECT_TRUE(ValidateCheckpoint("since", "").ok());
   EXPECT_EQ(ValidateCheckpoint("", "v").code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ValidateCheckpoint(std::string(129, 'k'), "v").code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(ValidateCheckpoint("k", std::string(kMaxCheckpointValueBytes + 1, 'v')).code(), StatusCode::kTooLarge);
+  EXPECT_EQ(ValidateCheckpoint("k", std::string(kMaxCheckpointValueBytes + 1, 'v')).code(),
+            StatusCode::kTooLarge);
 }
 
 }  // namespace

@@ -64,7 +64,8 @@ TEST(BankSqliteFile, DamagedDatabaseGivesCorruptNotACrash) {
     spec.name = "a";
     SG_ASSERT_OK(store->CreateBank(spec, nullptr));
     std::vector<NewSignal> batch;
-    for (int i = 0; i < 20000; ++i) batch.push_back(MakeSignal(i, SignalType::kPdq, "ext" + std::to_string(i)));
+    for (int i = 0; i < 20000; ++i)
+      batch.push_back(MakeSignal(i, SignalType::kPdq, "ext" + std::to_string(i)));
     SG_ASSERT_OK(store->Import("a", batch, nullptr));
   }  // closing checkpoints the WAL into the main file
   const std::string path = dir.path() + "/safeguard.db";
@@ -101,8 +102,8 @@ TEST(BankSqliteFile, AnotherProgramsDatabaseIsLeftAlone) {
   const std::string path = dir.path() + "/safeguard.db";
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('hello');", nullptr, nullptr,
-                         nullptr),
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('hello');", nullptr,
+                         nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
   const std::string before = ReadAll(path);

@@ -40,8 +40,8 @@ constexpr size_t kExisting = 1000;
 constexpr size_t kImport = 1000000;
 
 struct ChildOutcome {
-  bool killed = false;      // we sent SIGKILL and it died of it
-  bool finished = false;    // it printed "done": the import committed
+  bool killed = false;    // we sent SIGKILL and it died of it
+  bool finished = false;  // it printed "done": the import committed
   size_t last_progress = 0;
 };
 
@@ -88,7 +88,8 @@ ChildOutcome RunAndKill(const std::vector<std::string>& backend_args, size_t kil
   int status = 0;
   waitpid(pid, &status, 0);
   out.killed = sent && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-  if (!out.killed && !out.finished) ADD_FAILURE() << "helper neither finished nor was killed; status " << status;
+  if (!out.killed && !out.finished)
+    ADD_FAILURE() << "helper neither finished nor was killed; status " << status;
   return out;
 }
 

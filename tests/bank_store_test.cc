@@ -164,8 +164,8 @@ TYPED_TEST(BankStoreTest, CreateGetListBanks) {
 
 TYPED_TEST(BankStoreTest, BankValidationErrorsSayWhatToDo) {
   BankSpec spec;
-  for (const std::string& bad : std::vector<std::string>{"", "has space", "semi;colon", "..", std::string(65, 'a'),
-                                                         "caf\xc3\xa9"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "has space", "semi;colon", "..", std::string(65, 'a'), "caf\xc3\xa9"}) {
     spec.name = bad;
     Status s = this->store_->CreateBank(spec, nullptr);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
@@ -354,7 +354,7 @@ TYPED_TEST(BankStoreTest, WithdrawByExternalIdSignalIdAndValue) {
 
   this->now_ += 1000;
   WithdrawSpec spec;
-  spec.external_ids = {"e1", "e2", "unknown"};    // e1, e2: signals 1, 11, 2, 12
+  spec.external_ids = {"e1", "e2", "unknown"};       // e1, e2: signals 1, 11, 2, 12
   spec.signal_ids = {a_id_of_5, b_id_of_6, 999999};  // b's signal is not in bank a
   spec.values = {{SignalType::kPdq, batch[7].value}, {SignalType::kSha256, batch[8].value}};  // sha256: none
   uint64_t withdrawn = 0;
@@ -436,8 +436,9 @@ TYPED_TEST(BankStoreTest, CheckpointsPersistAcrossReopen) {
   SG_ASSERT_OK(this->store_->SetCheckpoint("ncmec", "token", "{\"next\": \"abc\"}"));
   SG_ASSERT_OK(this->store_->SetCheckpoint("other", "since", "x"));
   EXPECT_EQ(this->store_->SetCheckpoint("ncmec", "", "v").code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(this->store_->SetCheckpoint("ncmec", "big", std::string(kMaxCheckpointValueBytes + 1, 'v')).code(),
-            StatusCode::kTooLarge);
+  EXPECT_EQ(
+      this->store_->SetCheckpoint("ncmec", "big", std::string(kMaxCheckpointValueBytes + 1, 'v')).code(),
+      StatusCode::kTooLarge);
   EXPECT_EQ(this->store_->SetCheckpoint("missing", "since", "x").code(), StatusCode::kNotFound);
 
   SG_ASSERT_OK(this->Reopen());
@@ -546,7 +547,8 @@ TYPED_TEST(BankStoreTest, FollowingTheLogEqualsAFullScan) {
     if (round == 10) follower = this->LiveSet(&snap_cursor);
     const std::string bank = rng() % 2 ? "a" : "b";
     std::vector<NewSignal> add;
-    for (int i = 0; i < 20; ++i) add.push_back(MakeSignal(rng() % 200, SignalType::kPdq, "e" + std::to_string(rng() % 50)));
+    for (int i = 0; i < 20; ++i)
+      add.push_back(MakeSignal(rng() % 200, SignalType::kPdq, "e" + std::to_string(rng() % 50)));
     SignalBatch batch;
     batch.add = add;
     for (int i = 0; i < 5; ++i) batch.withdraw.external_ids.push_back("e" + std::to_string(rng() % 50));
@@ -691,7 +693,8 @@ TYPED_TEST(BankStoreTest, ConcurrentWritersNeverMakeTheFollowerSkip) {
       for (int round = 0; round < kRounds; ++round) {
         std::vector<NewSignal> add;
         for (int i = 0; i < 50; ++i) {
-          add.push_back(MakeSignal(w * 100000 + rng() % 400, SignalType::kPdq, "e" + std::to_string(rng() % 40)));
+          add.push_back(
+              MakeSignal(w * 100000 + rng() % 400, SignalType::kPdq, "e" + std::to_string(rng() % 40)));
         }
         SignalBatch batch;
         batch.add = add;

@@ -112,7 +112,8 @@ Status SqliteBackend::ForceSchemaVersion(int version) const {
   const std::string path = dir_.path() + "/safeguard.db";
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
   if (rc == SQLITE_OK) {
-    rc = sqlite3_exec(db, ("PRAGMA user_version = " + std::to_string(version)).c_str(), nullptr, nullptr, nullptr);
+    rc = sqlite3_exec(db, ("PRAGMA user_version = " + std::to_string(version)).c_str(), nullptr, nullptr,
+                      nullptr);
   }
   Status s = rc == SQLITE_OK ? Status::Ok() : Status::IoError(sqlite3_errmsg(db));
   sqlite3_close(db);

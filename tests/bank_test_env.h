@@ -19,14 +19,14 @@
 #include "safeguard/bank/store.h"
 #include "safeguard/common/status.h"
 
-#define SG_ASSERT_OK(expr)                            \
-  do {                                                \
-    const ::safeguard::Status _st = (expr);           \
+#define SG_ASSERT_OK(expr)                                 \
+  do {                                                     \
+    const ::safeguard::Status _st = (expr);                \
     ASSERT_TRUE(_st.ok()) << #expr ": " << _st.ToString(); \
   } while (0)
-#define SG_EXPECT_OK(expr)                            \
-  do {                                                \
-    const ::safeguard::Status _st = (expr);           \
+#define SG_EXPECT_OK(expr)                                 \
+  do {                                                     \
+    const ::safeguard::Status _st = (expr);                \
     EXPECT_TRUE(_st.ok()) << #expr ": " << _st.ToString(); \
   } while (0)
 

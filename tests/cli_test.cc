@@ -3,7 +3,6 @@
 // `safeguard hash` end to end: the real binary, run through the shell.
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -11,34 +10,16 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_util.h"
 #include "test_util.h"
 
 namespace safeguard {
 namespace {
 
-struct Result {
-  int exit_code;
-  std::string out;
-};
+using Result = testing::CliResult;
+using testing::RunCli;
 
-Result RunCli(const std::string& args) {
-  const std::string cmd = "exec 2>/dev/null; " + std::string(SAFEGUARD_CLI_PATH) + " " + args;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::vector<nlohmann::json> Lines(const std::string& out) {
-  std::vector<nlohmann::json> v;
-  std::stringstream ss(out);
-  std::string line;
-  while (std::getline(ss, line)) v.push_back(nlohmann::json::parse(line));
-  return v;
-}
+std::vector<nlohmann::json> Lines(const std::string& out) { return testing::JsonLines(out); }
 
 const std::string kBridge = "images/bridge-mods/aaa-orig.jpg";
 const std::string kBridgeHash = "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22";

@@ -10,8 +10,8 @@ namespace safeguard::bank {
 namespace {
 
 bool IsNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '.' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+         c == '-';
 }
 
 int HexDigit(char c) {
@@ -104,7 +104,8 @@ std::string_view CategoryName(Category category) {
 }
 
 Status ParseCategory(std::string_view name, Category* out) {
-  for (Category c : {Category::kCsam, Category::kNcii, Category::kTerrorism, Category::kOther, Category::kAllow}) {
+  for (Category c :
+       {Category::kCsam, Category::kNcii, Category::kTerrorism, Category::kOther, Category::kAllow}) {
     if (name == CategoryName(c)) {
       *out = c;
       return Status::Ok();

@@ -57,7 +57,7 @@ Status Matcher::Open(Store* store, const MatcherOptions& options, std::unique_pt
   std::unique_ptr<Matcher> m(new Matcher(store, options));
   Status s = m->LoadBanks();
   if (!s.ok()) return s;
-  std::lock_guard<std::mutex> lock(m->refresh_mu_);
+  std::unique_lock<std::mutex> lock(m->refresh_mu_);
   bool from_snapshot = false;
   uint64_t snapshot_cursor = 0;
   if (!options.snapshot_path.empty()) {
@@ -106,6 +106,11 @@ Status Matcher::Open(Store* store, const MatcherOptions& options, std::unique_pt
   // The snapshot reflects an older cursor than the digests: replaying from
   // it is harmless for digests (adding or removing twice is a no-op).
   m->cursor_ = from_snapshot ? snapshot_cursor : store_cursor;
+  lock.unlock();
+  // What changed after the snapshot (withdrawals above all) must apply
+  // before the first match, not at the caller's first Refresh.
+  s = m->Refresh(&m->replayed_at_open_);
+  if (!s.ok()) return s;
   *out = std::move(m);
   return Status::Ok();
 }

@@ -218,7 +218,8 @@ class PgConn {
     }
     // The store sends and expects UTF-8 whatever the client's locale.
     if (PQsetClientEncoding(conn->conn_, "UTF8") != 0) {
-      return Status::IoError("PostgreSQL: cannot set client encoding UTF8: " + Trim(PQerrorMessage(conn->conn_)));
+      return Status::IoError("PostgreSQL: cannot set client encoding UTF8: " +
+                             Trim(PQerrorMessage(conn->conn_)));
     }
     *out = std::move(conn);
     return Status::Ok();
@@ -228,7 +229,9 @@ class PgConn {
   PGconn* get() const { return conn_; }
   // True when the connection may go back to the pool: open and outside any
   // transaction.
-  bool Reusable() const { return PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE; }
+  bool Reusable() const {
+    return PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE;
+  }
 
   Status Error(const PGresult* r, std::string_view what) const {
     std::string detail = Trim(r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
@@ -241,7 +244,8 @@ class PgConn {
     if (sqlstate == "XX001" || sqlstate == "XX002") return Status::Corrupt(message);
     // Connection, resources, operator intervention, system errors, and
     // transaction rollbacks (serialisation, deadlock): retryable, not bugs.
-    if (cls == "08" || cls == "53" || cls == "57" || cls == "58" || cls == "40") return Status::IoError(message);
+    if (cls == "08" || cls == "53" || cls == "57" || cls == "58" || cls == "40")
+      return Status::IoError(message);
     if (cls == "22" || cls == "23") return Status::InvalidArgument(message);
     return Status::Internal(message);
   }
@@ -257,7 +261,8 @@ class PgConn {
   // Runs a statement with parameters; results come back in binary format.
   // Stores the result in *out (if not null).
   Status Query(const char* sql, Params& params, Result* out) {
-    Result r(PQexecParams(conn_, sql, params.size(), nullptr, params.values(), params.lengths(), params.formats(),
+    Result r(PQexecParams(conn_, sql, params.size(), nullptr, params.values(), params.lengths(),
+                          params.formats(),
                           /*resultFormat=*/1));
     ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Error(r.get(), FirstWords(sql));
@@ -323,7 +328,8 @@ class CopyWriter {
     }
     if (PQputCopyEnd(conn_->get(), nullptr) != 1) return conn_->Error(nullptr, "ending COPY");
     Result r(PQgetResult(conn_->get()));
-    Status out = r && PQresultStatus(r.get()) == PGRES_COMMAND_OK ? Status::Ok() : conn_->Error(r.get(), "COPY");
+    Status out =
+        r && PQresultStatus(r.get()) == PGRES_COMMAND_OK ? Status::Ok() : conn_->Error(r.get(), "COPY");
     Drain();
     return out;
   }
@@ -387,7 +393,8 @@ class PostgresStore final : public Store {
   Status DeleteBank(const std::string& name, uint64_t* withdrawn) override;
   Status Apply(const std::string& bank, const SignalBatch& batch, ApplyResult* result) override;
   Status ForEachLiveSignal(const std::function<Status(const LiveSignal&)>& fn, uint64_t* cursor) override;
-  Status ChangesSince(uint64_t cursor, size_t limit, std::vector<Change>* changes, uint64_t* next_cursor) override;
+  Status ChangesSince(uint64_t cursor, size_t limit, std::vector<Change>* changes,
+                      uint64_t* next_cursor) override;
   Status GetSignals(std::span<const uint64_t> ids, std::vector<Signal>* signals) override;
   Status GetCheckpoint(const std::string& bank, const std::string& key, std::string* value) override;
 
@@ -440,7 +447,8 @@ Status PostgresStore::Write(Fn&& fn) {
   s = conn->Exec("BEGIN");
   Result r;
   if (s.ok()) s = conn->Query("SELECT next_seq FROM counters WHERE id = 1 FOR UPDATE", &r);
-  if (s.ok() && PQntuples(r.get()) != 1) s = Status::Corrupt("PostgreSQL: the sequence counter row is missing");
+  if (s.ok() && PQntuples(r.get()) != 1)
+    s = Status::Corrupt("PostgreSQL: the sequence counter row is missing");
   if (s.ok()) {
     const uint64_t first = static_cast<uint64_t>(GetInt(r.get(), 0, 0));
     uint64_t seq = first;
@@ -502,7 +510,8 @@ Status PostgresStore::LogBankChange(PgConn* conn, uint64_t* seq, int64_t bank_id
                      nullptr);
 }
 
-Status PostgresStore::Open(const std::string& conninfo, const StoreOptions& options, std::unique_ptr<Store>* out) {
+Status PostgresStore::Open(const std::string& conninfo, const StoreOptions& options,
+                           std::unique_ptr<Store>* out) {
   out->reset();
   std::unique_ptr<PgConn> conn;
   Status s = PgConn::Connect(conninfo, &conn);
@@ -655,7 +664,8 @@ Status PostgresStore::DeleteBank(const std::string& name, uint64_t* withdrawn) {
     Params mark;
     mark.Int(now).Int(bank.id);
     s = conn->Query(
-        "UPDATE banks SET deleted_at = $1::bigint, updated_at = $1::bigint, live_count = 0 WHERE id = $2::bigint",
+        "UPDATE banks SET deleted_at = $1::bigint, updated_at = $1::bigint, live_count = 0 WHERE id = "
+        "$2::bigint",
         mark, nullptr);
     if (s.ok()) s = LogBankChange(conn, seq, bank.id);
     return s;
@@ -709,7 +719,9 @@ Status PostgresStore::Apply(const std::string& bank_name, const SignalBatch& bat
       Params p;
       p.Int(now).Int(bank.id).Int(static_cast<int64_t>(*seq)).TextArray(types).TextArray(hex);
       s = withdraw(
-          "(s.type, s.value) IN (SELECT u.t, decode(u.h, 'hex') FROM unnest($4::text[], $5::text[]) AS u(t, h))", p);
+          "(s.type, s.value) IN (SELECT u.t, decode(u.h, 'hex') FROM unnest($4::text[], $5::text[]) AS u(t, "
+          "h))",
+          p);
       if (!s.ok()) return s;
     }
 
@@ -787,7 +799,8 @@ Status PostgresStore::Apply(const std::string& bank_name, const SignalBatch& bat
   return s;
 }
 
-Status PostgresStore::ForEachLiveSignal(const std::function<Status(const LiveSignal&)>& fn, uint64_t* cursor) {
+Status PostgresStore::ForEachLiveSignal(const std::function<Status(const LiveSignal&)>& fn,
+                                        uint64_t* cursor) {
   return Read([&](PgConn* conn) -> Status {
     Result r;
     Status s = conn->Query("SELECT next_seq FROM counters WHERE id = 1", &r);
@@ -796,7 +809,8 @@ Status PostgresStore::ForEachLiveSignal(const std::function<Status(const LiveSig
     // A cursor streams the rows in slices instead of materialising 10M of
     // them in the client.
     s = conn->Exec(
-        "DECLARE live NO SCROLL CURSOR FOR SELECT id, bank_id, type, value FROM signals WHERE withdrawn_at IS NULL");
+        "DECLARE live NO SCROLL CURSOR FOR SELECT id, bank_id, type, value FROM signals WHERE withdrawn_at "
+        "IS NULL");
     if (!s.ok()) return s;
     LiveSignal live;
     std::string last_type;
@@ -918,7 +932,8 @@ Status PostgresStore::GetSignals(std::span<const uint64_t> ids, std::vector<Sign
   return Status::Ok();
 }
 
-Status PostgresStore::GetCheckpoint(const std::string& bank_name, const std::string& key, std::string* value) {
+Status PostgresStore::GetCheckpoint(const std::string& bank_name, const std::string& key,
+                                    std::string* value) {
   return Read([&](PgConn* conn) -> Status {
     Bank bank;
     Status s = FindBank(conn, bank_name, &bank);
@@ -930,7 +945,8 @@ Status PostgresStore::GetCheckpoint(const std::string& bank_name, const std::str
     Result r;
     s = conn->Query("SELECT value FROM checkpoints WHERE bank_id = $1::bigint AND key = $2", p, &r);
     if (!s.ok()) return s;
-    if (PQntuples(r.get()) == 0) return Status::NotFound("bank '" + bank_name + "' has no checkpoint '" + key + "'");
+    if (PQntuples(r.get()) == 0)
+      return Status::NotFound("bank '" + bank_name + "' has no checkpoint '" + key + "'");
     *value = GetText(r.get(), 0, 0);
     return Status::Ok();
   });
@@ -938,7 +954,8 @@ Status PostgresStore::GetCheckpoint(const std::string& bank_name, const std::str
 
 }  // namespace
 
-Status Store::OpenPostgres(const std::string& conninfo, const StoreOptions& options, std::unique_ptr<Store>* store) {
+Status Store::OpenPostgres(const std::string& conninfo, const StoreOptions& options,
+                           std::unique_ptr<Store>* store) {
   return PostgresStore::Open(conninfo, options, store);
 }
 

@@ -163,7 +163,8 @@ class Conn {
 
   // An error status for result code rc, with SQLite's message and the path.
   Status Error(int rc, std::string_view what) const {
-    std::string detail = db_ != nullptr && (rc & 0xff) != SQLITE_NOTADB ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    std::string detail =
+        db_ != nullptr && (rc & 0xff) != SQLITE_NOTADB ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     if ((rc & 0xff) == SQLITE_NOTADB) detail = "the file is not a SQLite database, or is damaged";
     return ErrorFor(rc, "SQLite database " + path_ + ": " + std::string(what) + ": " + detail);
   }
@@ -256,7 +257,8 @@ class Stmt {
   }
   std::span<const uint8_t> ColumnBlob(int i) const {
     const uint8_t* p = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, i));
-    return p == nullptr ? std::span<const uint8_t>() : std::span<const uint8_t>(p, sqlite3_column_bytes(stmt_, i));
+    return p == nullptr ? std::span<const uint8_t>()
+                        : std::span<const uint8_t>(p, sqlite3_column_bytes(stmt_, i));
   }
 
  private:
@@ -331,7 +333,8 @@ class SqliteStore final : public Store {
   Status DeleteBank(const std::string& name, uint64_t* withdrawn) override;
   Status Apply(const std::string& bank, const SignalBatch& batch, ApplyResult* result) override;
   Status ForEachLiveSignal(const std::function<Status(const LiveSignal&)>& fn, uint64_t* cursor) override;
-  Status ChangesSince(uint64_t cursor, size_t limit, std::vector<Change>* changes, uint64_t* next_cursor) override;
+  Status ChangesSince(uint64_t cursor, size_t limit, std::vector<Change>* changes,
+                      uint64_t* next_cursor) override;
   Status GetSignals(std::span<const uint64_t> ids, std::vector<Signal>* signals) override;
   Status GetCheckpoint(const std::string& bank, const std::string& key, std::string* value) override;
 
@@ -444,7 +447,8 @@ Status WriteNextSeq(Conn* conn, uint64_t seq) {
   return stmt.Run();
 }
 
-Status SqliteStore::Open(const std::string& data_dir, const StoreOptions& options, std::unique_ptr<Store>* out) {
+Status SqliteStore::Open(const std::string& data_dir, const StoreOptions& options,
+                         std::unique_ptr<Store>* out) {
   out->reset();
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
@@ -464,9 +468,9 @@ Status SqliteStore::Open(const std::string& data_dir, const StoreOptions& option
   if (!s.ok()) return s;
   const bool fresh = app_id == 0 && version == 0 && tables == 0;
   if (!fresh && app_id != kApplicationId) {
-    return Status::UnsupportedFormat("SQLite database " + path +
-                                     " was not created by Safeguard (application_id " + std::to_string(app_id) +
-                                     "); move it away or choose another data directory");
+    return Status::UnsupportedFormat(
+        "SQLite database " + path + " was not created by Safeguard (application_id " +
+        std::to_string(app_id) + "); move it away or choose another data directory");
   }
   if (version > kSchemaVersion) return internal::NewerSchemaError("SQLite database " + path, version);
 
@@ -600,8 +604,9 @@ Status SqliteStore::DeleteBank(const std::string& name, uint64_t* withdrawn) {
     if (!s.ok()) return s;
     std::vector<uint64_t> ids;
     {
-      Stmt stmt(conn,
-                "UPDATE signals SET withdrawn_at = ?1 WHERE bank_id = ?2 AND withdrawn_at IS NULL RETURNING id");
+      Stmt stmt(
+          conn,
+          "UPDATE signals SET withdrawn_at = ?1 WHERE bank_id = ?2 AND withdrawn_at IS NULL RETURNING id");
       stmt.Int(1, now);
       stmt.Int(2, bank.id);
       bool row;
@@ -670,9 +675,10 @@ Status SqliteStore::Apply(const std::string& bank_name, const SignalBatch& batch
       }
     }
     if (!batch.withdraw.signal_ids.empty()) {
-      Stmt stmt(conn,
-                "UPDATE signals SET withdrawn_at = ?1 WHERE id = ?3 AND bank_id = ?2 AND withdrawn_at IS NULL "
-                "RETURNING id");
+      Stmt stmt(
+          conn,
+          "UPDATE signals SET withdrawn_at = ?1 WHERE id = ?3 AND bank_id = ?2 AND withdrawn_at IS NULL "
+          "RETURNING id");
       stmt.Int(1, now);
       stmt.Int(2, bank.id);
       for (uint64_t id : batch.withdraw.signal_ids) {
@@ -759,7 +765,8 @@ Status SqliteStore::Apply(const std::string& bank_name, const SignalBatch& batch
     if (!batch.checkpoint_key.empty()) {
       Stmt stmt(conn,
                 "INSERT INTO checkpoints (bank_id, key, value, updated_at) VALUES (?1, ?2, ?3, ?4) "
-                "ON CONFLICT (bank_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at");
+                "ON CONFLICT (bank_id, key) DO UPDATE SET value = excluded.value, updated_at = "
+                "excluded.updated_at");
       stmt.Int(1, bank.id);
       stmt.Text(2, batch.checkpoint_key);
       stmt.Text(3, batch.checkpoint_value);
@@ -768,8 +775,9 @@ Status SqliteStore::Apply(const std::string& bank_name, const SignalBatch& batch
       if (!s.ok()) return s;
     }
     if (r.added != 0 || r.withdrawn != 0) {
-      Stmt counts(conn,
-                  "UPDATE banks SET live_count = live_count + ?1 - ?2, total_count = total_count + ?1 WHERE id = ?3");
+      Stmt counts(
+          conn,
+          "UPDATE banks SET live_count = live_count + ?1 - ?2, total_count = total_count + ?1 WHERE id = ?3");
       counts.Int(1, static_cast<int64_t>(r.added));
       counts.Int(2, static_cast<int64_t>(r.withdrawn));
       counts.Int(3, bank.id);
@@ -814,15 +822,16 @@ Status SqliteStore::ChangesSince(uint64_t cursor, size_t limit, std::vector<Chan
   // changes are change_log rows. Each side is limited before the merge so
   // both are index range scans.
   return Read([&](Conn* conn) -> Status {
-    Stmt stmt(conn,
-              "SELECT seq, kind, signal_id, bank_id, type, value FROM ("
-              "  SELECT * FROM (SELECT id AS seq, 1 AS kind, id AS signal_id, bank_id, type, value FROM signals"
-              "                 WHERE id > ?1 ORDER BY id LIMIT ?2)"
-              "  UNION ALL"
-              "  SELECT * FROM (SELECT c.seq, c.kind, c.signal_id, c.bank_id, s.type, s.value"
-              "                 FROM change_log c LEFT JOIN signals s ON s.id = c.signal_id"
-              "                 WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2)"
-              ") ORDER BY seq LIMIT ?2");
+    Stmt stmt(
+        conn,
+        "SELECT seq, kind, signal_id, bank_id, type, value FROM ("
+        "  SELECT * FROM (SELECT id AS seq, 1 AS kind, id AS signal_id, bank_id, type, value FROM signals"
+        "                 WHERE id > ?1 ORDER BY id LIMIT ?2)"
+        "  UNION ALL"
+        "  SELECT * FROM (SELECT c.seq, c.kind, c.signal_id, c.bank_id, s.type, s.value"
+        "                 FROM change_log c LEFT JOIN signals s ON s.id = c.signal_id"
+        "                 WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2)"
+        ") ORDER BY seq LIMIT ?2");
     stmt.Int(1, static_cast<int64_t>(cursor));
     stmt.Int(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
     TypeCache types;
@@ -850,10 +859,11 @@ Status SqliteStore::ChangesSince(uint64_t cursor, size_t limit, std::vector<Chan
 Status SqliteStore::GetSignals(std::span<const uint64_t> ids, std::vector<Signal>* signals) {
   signals->clear();
   return Read([&](Conn* conn) -> Status {
-    Stmt stmt(conn,
-              "SELECT s.id, s.bank_id, b.name, s.type, s.value, s.external_id, s.source_list, s.source_version,"
-              " s.metadata, s.added_at, s.withdrawn_at FROM signals s JOIN banks b ON b.id = s.bank_id"
-              " WHERE s.id = ?1");
+    Stmt stmt(
+        conn,
+        "SELECT s.id, s.bank_id, b.name, s.type, s.value, s.external_id, s.source_list, s.source_version,"
+        " s.metadata, s.added_at, s.withdrawn_at FROM signals s JOIN banks b ON b.id = s.bank_id"
+        " WHERE s.id = ?1");
     TypeCache types;
     for (uint64_t id : ids) {
       stmt.Int(1, static_cast<int64_t>(id));
@@ -904,7 +914,8 @@ Status SqliteStore::GetCheckpoint(const std::string& bank_name, const std::strin
 
 }  // namespace
 
-Status Store::OpenSqlite(const std::string& data_dir, const StoreOptions& options, std::unique_ptr<Store>* store) {
+Status Store::OpenSqlite(const std::string& data_dir, const StoreOptions& options,
+                         std::unique_ptr<Store>* store) {
   return SqliteStore::Open(data_dir, options, store);
 }
 

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "bank_command.h"
 #include "hash_command.h"
 
 namespace {
@@ -43,6 +44,9 @@ int main(int argc, char** argv) {
   hash->add_flag("--progress", progress_on, "Always show a progress line on stderr");
   hash->add_flag("--no-progress", progress_off, "Never show a progress line");
 
+  safeguard::cli::BankCommandArgs bank_args;
+  safeguard::cli::RegisterBankCommands(&app, &bank_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -61,5 +65,8 @@ int main(int argc, char** argv) {
     if (progress_off) hash_opts.progress = 0;
     return safeguard::cli::RunHashCommand(hash_opts, std::cin, std::cout, std::cerr);
   }
+  int exit_code = 2;
+  if (safeguard::cli::RunBankCommands(app, bank_args, std::cin, std::cout, std::cerr, &exit_code))
+    return exit_code;
   return 2;
 }

@@ -98,7 +98,9 @@ struct MatchResult {
 class Matcher {
  public:
   /// Loads every live signal of `store` (not owned; must outlive the
-  /// matcher) as described above and stores the matcher in *out. Returns the
+  /// matcher) as described above, applies the change log that followed
+  /// what it loaded, and stores the matcher in *out: it matches the store as
+  /// of the call, withdrawals after the snapshot included. Returns the
   /// store's errors, kCorrupt for a damaged snapshot only if reloading from
   /// the store also fails (a damaged snapshot is otherwise ignored and
   /// reported by snapshot_status()), or kInvalidArgument for ids out of range.
@@ -123,6 +125,9 @@ class Matcher {
   /// How the load went: "snapshot" (loaded from the snapshot), "store" (no
   /// snapshot configured or present), or why the snapshot was not used.
   const std::string& load_source() const { return load_source_; }
+  /// How many change-log entries Open applied after loading (those that
+  /// followed the snapshot, or that committed during the load).
+  size_t changes_replayed_at_open() const { return replayed_at_open_; }
 
  private:
   Matcher(Store* store, const MatcherOptions& options);
@@ -144,6 +149,7 @@ class Matcher {
   mutable std::mutex refresh_mu_;  // serialises Refresh and SaveSnapshot
   uint64_t cursor_ = 0;            // guarded by refresh_mu_
   std::string load_source_;
+  size_t replayed_at_open_ = 0;
 };
 
 /// Returns the index code of a PDQ signal value (32 bytes in hex text order,

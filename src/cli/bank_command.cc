@@ -1,0 +1,389 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+
+#include "bank_command.h"
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "ordered_run.h"
+#include "path_walker.h"
+#include "safeguard/bank/matcher.h"
+#include "safeguard/exchange/bank_io.h"
+#include "safeguard/hash/digest.h"
+
+namespace safeguard::cli {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string DumpJson(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+// One place that turns a failed Status into the message and exit code a
+// user sees.
+int Fail(std::ostream& err, const Status& s) {
+  err << "safeguard: " << s.message() << " (" << StatusCodeName(s.code()) << ")\n";
+  return ExitCodeFor(s.code());
+}
+
+Json BankJson(const bank::Bank& b) {
+  Json j;
+  j["name"] = b.name;
+  j["category"] = std::string(bank::CategoryName(b.category));
+  j["distance"] = b.pdq_distance;
+  j["enabled"] = b.enabled;
+  j["source"] = b.source;
+  j["live_signals"] = b.live_signals;
+  j["total_signals"] = b.total_signals;
+  j["created_at_ms"] = b.created_at_ms;
+  j["updated_at_ms"] = b.updated_at_ms;
+  return j;
+}
+
+void AddStoreOptions(CLI::App* cmd, BankCommandArgs* args) {
+  cmd->add_option("--data", args->store.data_dir,
+                  "Data directory of the SQLite store (default: $SAFEGUARD_DATA, else ~/.local/share/safeguard)");
+  cmd->add_option("--postgres", args->store.postgres,
+                  "Use the PostgreSQL store at this libpq connection string instead of --data");
+}
+
+int RunCreate(bank::Store* store, const BankCommandArgs& a, std::ostream& out, std::ostream& err) {
+  bank::BankSpec spec;
+  spec.name = a.name;
+  Status s = bank::ParseCategory(a.category, &spec.category);
+  if (!s.ok()) return Fail(err, s);
+  if (a.distance >= 0) spec.pdq_distance = a.distance;
+  spec.enabled = !a.disabled;
+  spec.source = a.source;
+  bank::Bank b;
+  s = store->CreateBank(spec, &b);
+  if (!s.ok()) return Fail(err, s);
+  out << DumpJson(BankJson(b)) << '\n';
+  return 0;
+}
+
+int RunList(bank::Store* store, std::ostream& out, std::ostream& err) {
+  std::vector<bank::Bank> banks;
+  Status s = store->ListBanks(&banks);
+  if (!s.ok()) return Fail(err, s);
+  for (const bank::Bank& b : banks) out << DumpJson(BankJson(b)) << '\n';
+  return 0;
+}
+
+int RunUpdate(bank::Store* store, const BankCommandArgs& a, std::ostream& out, std::ostream& err) {
+  bank::BankUpdate update;
+  if (a.distance >= 0) update.pdq_distance = a.distance;
+  if (a.enable) update.enabled = true;
+  if (a.disabled) update.enabled = false;
+  bank::Bank b;
+  Status s = store->UpdateBank(a.name, update, &b);
+  if (!s.ok()) return Fail(err, s);
+  out << DumpJson(BankJson(b)) << '\n';
+  return 0;
+}
+
+int RunDelete(bank::Store* store, const BankCommandArgs& a, std::ostream& out, std::ostream& err) {
+  uint64_t withdrawn = 0;
+  Status s = store->DeleteBank(a.name, &withdrawn);
+  if (!s.ok()) return Fail(err, s);
+  out << DumpJson(Json{{"deleted", a.name}, {"withdrawn", withdrawn}}) << '\n';
+  return 0;
+}
+
+int RunImport(bank::Store* store, const BankCommandArgs& a, std::istream& in, std::ostream& out,
+              std::ostream& err) {
+  exchange::ImportOptions options;
+  if (!exchange::ParseFormat(a.format, &options.read.format)) {
+    return Fail(err, Status::InvalidArgument("unknown --format '" + a.format + "': use auto, csv, jsonl or pdq"));
+  }
+  options.read.skip_invalid = a.skip_invalid;
+  options.source_list = a.source_list;
+  options.source_version = a.source_version;
+  exchange::ImportResult r;
+  Status s = a.file == "-" ? exchange::ImportHashList(store, a.name, in, options, &r)
+                           : exchange::ImportHashListFile(store, a.name, a.file, options, &r);
+  for (const exchange::LineError& e : r.report.errors) err << a.file << ": " << e.ToString() << '\n';
+  if (r.report.invalid > r.report.errors.size()) {
+    err << a.file << ": ... and " << (r.report.invalid - r.report.errors.size()) << " more malformed lines\n";
+  }
+  if (!s.ok()) {
+    if (s.code() == StatusCode::kInvalidArgument && r.report.invalid > 0) {
+      err << "safeguard: nothing was imported; fix the lines above or pass --skip-invalid to import the rest\n";
+      return 1;
+    }
+    return Fail(err, s);
+  }
+  Json j;
+  j["bank"] = a.name;
+  j["format"] = std::string(exchange::FormatName(r.report.format));
+  j["lines"] = r.report.lines;
+  j["entries"] = r.report.entries;
+  j["added"] = r.applied.added;
+  j["duplicates"] = r.applied.duplicates;
+  j["invalid"] = r.report.invalid;
+  out << DumpJson(j) << '\n';
+  return r.report.invalid == 0 ? 0 : 1;
+}
+
+int RunExport(bank::Store* store, const BankCommandArgs& a, std::ostream& out, std::ostream& err) {
+  exchange::Format format;
+  if (!exchange::ParseFormat(a.format == "auto" ? "csv" : a.format, &format) || format == exchange::Format::kAuto) {
+    return Fail(err, Status::InvalidArgument("unknown --format '" + a.format + "': use csv, jsonl or pdq"));
+  }
+  uint64_t written = 0;
+  if (a.output.empty() || a.output == "-") {
+    Status s = exchange::ExportBank(store, a.name, out, format, &written);
+    if (!s.ok()) return Fail(err, s);
+    out.flush();
+    return 0;
+  }
+  // Through a temporary file renamed at the end, so a failed export never
+  // leaves a partial list where a complete one is expected.
+  const std::string tmp = a.output + ".tmp";
+  std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
+  if (!file) return Fail(err, Status::IoError("cannot write '" + tmp + "'"));
+  Status s = exchange::ExportBank(store, a.name, file, format, &written);
+  file.close();
+  if (s.ok() && !file) s = Status::IoError("writing '" + tmp + "' failed (disk full?)");
+  if (s.ok() && std::rename(tmp.c_str(), a.output.c_str()) != 0) {
+    s = Status::IoError("cannot rename '" + tmp + "' to '" + a.output + "'");
+  }
+  if (!s.ok()) {
+    std::remove(tmp.c_str());
+    return Fail(err, s);
+  }
+  err << "safeguard: exported " << written << " signals of bank '" << a.name << "' to " << a.output << '\n';
+  return 0;
+}
+
+int RunWithdraw(bank::Store* store, const BankCommandArgs& a, std::ostream& out, std::ostream& err) {
+  bank::WithdrawSpec spec;
+  spec.external_ids = a.external_ids;
+  spec.signal_ids = a.signal_ids;
+  if (spec.empty()) return Fail(err, Status::InvalidArgument("name at least one EXTERNAL_ID or --signal-id"));
+  uint64_t withdrawn = 0;
+  Status s = store->Withdraw(a.name, spec, &withdrawn);
+  if (!s.ok()) return Fail(err, s);
+  out << DumpJson(Json{{"bank", a.name}, {"withdrawn", withdrawn}}) << '\n';
+  return 0;
+}
+
+Json HitJson(const bank::Hit& h, const std::vector<bank::Signal>& signals) {
+  Json j;
+  j["bank"] = h.bank_name;
+  j["category"] = std::string(bank::CategoryName(h.category));
+  j["signal_id"] = h.signal_id;
+  std::string external_id;
+  for (const bank::Signal& s : signals) {
+    if (s.id == h.signal_id) external_id = s.external_id;
+  }
+  j["external_id"] = external_id;
+  j["type"] = std::string(bank::SignalTypeName(h.type));
+  j["distance"] = h.distance;
+  return j;
+}
+
+std::string PdqHex(const pdq::Hash256& h) {
+  char buf[65];
+  h.ToHex(buf);
+  return buf;
+}
+
+// Hashes one file and matches it: the line `safeguard match` prints.
+std::string MatchOneFile(const std::string& path, hash::ImageHasher* hasher, bank::Matcher* matcher,
+                         bank::Store* store, bool dihedral, bool* failed) {
+  Json j;
+  j["path"] = path;
+  hash::FileHashes h;
+  Status s = hasher->HashFile(path, &h);
+  bank::MatchResult result;
+  std::vector<bank::Signal> signals;
+  if (s.ok()) {
+    std::vector<index::Code256> codes;
+    const bool pdq_usable = h.pdq.quality >= pdq::kMinMatchQuality;
+    if (pdq_usable) {
+      if (dihedral) {
+        for (const pdq::Hash256& d : h.pdq.dihedral) codes.push_back(index::FromPdq(d));
+      } else {
+        codes.push_back(index::FromPdq(h.pdq.hash));
+      }
+    }
+    bank::MatchQuery q;
+    q.pdq = codes;
+    q.md5 = h.md5;
+    q.sha256 = h.sha256;
+    s = matcher->Match(q, &result);
+    if (s.ok()) {
+      std::vector<uint64_t> ids;
+      for (const bank::Hit& hit : result.hits) ids.push_back(hit.signal_id);
+      for (const bank::Hit& hit : result.allowed) ids.push_back(hit.signal_id);
+      if (!ids.empty()) s = store->GetSignals(ids, &signals);
+    }
+    if (s.ok()) {
+      j["pdq"] = PdqHex(h.pdq.hash);
+      j["quality"] = h.pdq.quality;
+      if (!pdq_usable) {
+        j["pdq_skipped"] = "quality " + std::to_string(h.pdq.quality) + " is below " +
+                           std::to_string(pdq::kMinMatchQuality) + "; matched on MD5 and SHA-256 only";
+      }
+      Json matches = Json::array();
+      for (const bank::Hit& hit : result.hits) matches.push_back(HitJson(hit, signals));
+      j["matches"] = std::move(matches);
+      if (!result.allowed.empty()) {
+        Json allowed = Json::array();
+        for (const bank::Hit& hit : result.allowed) allowed.push_back(HitJson(hit, signals));
+        j["allowed"] = std::move(allowed);
+        j["suppressed"] = result.suppressed;
+      }
+      return DumpJson(j);
+    }
+  }
+  *failed = true;
+  j["error"] = {{"code", std::string(StatusCodeName(s.code()))}, {"message", s.message()}};
+  return DumpJson(j);
+}
+
+int RunMatch(bank::Store* store, const BankCommandArgs& a, std::istream& in, std::ostream& out,
+             std::ostream& err) {
+  bank::MatcherOptions options;
+  options.snapshot_path = a.snapshot;
+  if (options.snapshot_path.empty() && a.store.postgres.empty()) {
+    options.snapshot_path = a.store.DataDir() + "/pdq-index.snapshot";
+  }
+  std::unique_ptr<bank::Matcher> matcher;
+  Status s = bank::Matcher::Open(store, options, &matcher);
+  if (!s.ok()) return Fail(err, s);
+  // A large index loaded from the store is saved as a snapshot, so the next
+  // start loads it and replays only the changes since.
+  constexpr size_t kSnapshotMinEntries = 100000;
+  if (!options.snapshot_path.empty() && matcher->load_source() != "snapshot" &&
+      matcher->pdq_entries() >= kSnapshotMinEntries) {
+    s = matcher->SaveSnapshot();
+    if (!s.ok()) err << "safeguard: warning: could not save the index snapshot: " << s.message() << '\n';
+  }
+  const int jobs = ResolveJobs(a.jobs);
+  PathWalker walker(a.paths, &in);
+  bank::Matcher* m = matcher.get();
+  const bool dihedral = a.hash.dihedral;
+  hash::HashOptions hash_options = a.hash;
+  hash_options.dihedral = dihedral;
+  OrderedRun run(hash_options, &walker, out, jobs,
+                 [m, store, dihedral](const std::string& path, hash::ImageHasher* hasher, bool* failed) {
+                   return MatchOneFile(path, hasher, m, store, dihedral, failed);
+                 });
+  RunWorkers(&run, jobs, a.progress, "matching", err);
+  out.flush();
+  return run.failed() == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+void RegisterBankCommands(CLI::App* app, BankCommandArgs* args) {
+  CLI::App* bank = app->add_subcommand("bank", "Create, fill and manage banks of hashes (docs/cli.md)");
+  bank->require_subcommand(1);
+
+  CLI::App* create = bank->add_subcommand("create", "Create a bank");
+  create->add_option("name", args->name, "Bank name: 1-64 of A-Z a-z 0-9 _ . -")->required();
+  create->add_option("--category", args->category, "csam, ncii, terrorism, other, or allow (an allow-list)")
+      ->required();
+  create->add_option("--distance", args->distance, "Largest PDQ distance that matches (0-63, default 31)")
+      ->check(CLI::Range(0, 63));
+  create->add_option("--source", args->source, "Where its signals come from: file, stopncii, ncmec, ...")
+      ->capture_default_str();
+  create->add_flag("--disabled", args->disabled, "Create it disabled (its matches are ignored)");
+
+  bank->add_subcommand("list", "List the banks as JSON lines");
+
+  CLI::App* update = bank->add_subcommand("update", "Change a bank's distance or enabled flag");
+  update->add_option("name", args->name, "Bank name")->required();
+  update->add_option("--distance", args->distance, "Largest PDQ distance that matches (0-63)")
+      ->check(CLI::Range(0, 63));
+  auto* en = update->add_flag("--enable", args->enable, "Enable the bank");
+  update->add_flag("--disable", args->disabled, "Disable the bank (keep its signals, ignore its matches)")
+      ->excludes(en);
+
+  CLI::App* del = bank->add_subcommand("delete", "Delete a bank: withdraw all its signals, free its name");
+  del->add_option("name", args->name, "Bank name")->required();
+
+  CLI::App* import = bank->add_subcommand("import", "Import a hash list file (docs/formats.md) into a bank");
+  import->add_option("name", args->name, "Bank name")->required();
+  import->add_option("file", args->file, "CSV, JSONL or plain PDQ list; - for standard input")->required();
+  import->add_option("--format", args->format, "auto, csv, jsonl or pdq")->capture_default_str();
+  import->add_flag("--skip-invalid", args->skip_invalid,
+                   "Import the valid lines and report the malformed ones (default: one bad line fails all)");
+  import->add_option("--source-list", args->source_list, "Source list recorded on each signal (default: file name)");
+  import->add_option("--source-version", args->source_version, "Version of the source list");
+
+  CLI::App* exp = bank->add_subcommand("export", "Write a bank's live signals as a hash list");
+  exp->add_option("name", args->name, "Bank name")->required();
+  exp->add_option("--format", args->format, "csv, jsonl or pdq (default csv)");
+  exp->add_option("--output,-o", args->output, "Write to this file (atomically) instead of standard output");
+
+  CLI::App* withdraw = bank->add_subcommand("withdraw", "Withdraw signals: they stop matching at once");
+  withdraw->add_option("name", args->name, "Bank name")->required();
+  withdraw->add_option("external_ids", args->external_ids, "External ids of the signals to withdraw");
+  withdraw->add_option("--signal-id", args->signal_ids, "Signal ids to withdraw");
+
+  CLI::App* sync = bank->add_subcommand("sync", "Fetch what changed from the bank's exchange (stopncii, ncmec)");
+  sync->add_option("name", args->name, "Bank name")->required();
+  sync->add_option("--endpoint", args->endpoint, "Base URL of the exchange (default: its production URL)");
+
+  for (CLI::App* cmd : {create, bank->get_subcommand("list"), update, del, import, exp, withdraw, sync}) {
+    AddStoreOptions(cmd, args);
+  }
+
+  CLI::App* match = app->add_subcommand("match", "Hash image files and match them against every enabled bank");
+  match->add_option("paths", args->paths, "Files, directories (recursive) or - for paths on stdin")->required();
+  match->add_flag("--dihedral", args->hash.dihedral, "Also match rotated and mirrored copies (8 dihedral hashes)");
+  match->add_option("--jobs,-j", args->jobs, "Worker threads (default: one per core)")->check(CLI::Range(1, 1024));
+  match->add_option("--snapshot", args->snapshot,
+                    "Index snapshot file (default: DATA/pdq-index.snapshot with SQLite; none with PostgreSQL)");
+  match->add_option("--max-pixels", args->hash.limits.max_pixels, "Refuse images above this many pixels")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  match->add_option("--max-bytes", args->hash.limits.max_file_bytes, "Refuse files above this many bytes")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  AddStoreOptions(match, args);
+}
+
+bool RunBankCommands(const CLI::App& app, const BankCommandArgs& args, std::istream& in, std::ostream& out,
+                     std::ostream& err, int* exit_code) {
+  const CLI::App* bank = app.get_subcommand("bank");
+  const CLI::App* match = app.get_subcommand("match");
+  if (!bank->parsed() && !match->parsed()) return false;
+  std::unique_ptr<bank::Store> store;
+  Status s = args.store.Open(&store);
+  if (!s.ok()) {
+    *exit_code = Fail(err, s);
+    return true;
+  }
+  if (match->parsed()) {
+    *exit_code = RunMatch(store.get(), args, in, out, err);
+    return true;
+  }
+  auto parsed = [&](const char* name) { return bank->get_subcommand(name)->parsed(); };
+  if (parsed("create")) {
+    *exit_code = RunCreate(store.get(), args, out, err);
+  } else if (parsed("list")) {
+    *exit_code = RunList(store.get(), out, err);
+  } else if (parsed("update")) {
+    *exit_code = RunUpdate(store.get(), args, out, err);
+  } else if (parsed("delete")) {
+    *exit_code = RunDelete(store.get(), args, out, err);
+  } else if (parsed("import")) {
+    *exit_code = RunImport(store.get(), args, in, out, err);
+  } else if (parsed("export")) {
+    *exit_code = RunExport(store.get(), args, out, err);
+  } else if (parsed("withdraw")) {
+    *exit_code = RunWithdraw(store.get(), args, out, err);
+  } else if (parsed("sync")) {
+    *exit_code = Fail(err, Status::Internal("bank sync is not built yet"));
+  } else {
+    *exit_code = 2;
+  }
+  return true;
+}
+
+}  // namespace safeguard::cli
