@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "bank_bench.h"
 #include "hash_bench.h"
 #include "index_bench.h"
 
@@ -16,10 +17,13 @@ int main(int argc, char** argv) {
     return safeguard::bench::RunHashBench(argc - 2, argv + 2);
   if (argc >= 2 && std::strcmp(argv[1], "index") == 0)
     return safeguard::bench::RunIndexBench(argc - 2, argv + 2);
+  if (argc >= 2 && std::strcmp(argv[1], "bank") == 0)
+    return safeguard::bench::RunBankBench(argc - 2, argv + 2);
   std::fprintf(
       stderr,
       "usage: safeguard-bench hash [--corpus DIR] [--full-corpus DIR] [--rounds N] [--quick]\n"
       "       safeguard-bench index [--n N] [--dist uniform|clustered|zipf] [--queries Q] [--radius R]\n"
-      "                             [--compare scan,faiss,live] [--snapshot DIR]\n");
+      "                             [--compare scan,faiss,live] [--snapshot DIR]\n"
+      "       safeguard-bench bank [--n N] [--dir DIR] [--withdrawals W] [--postgres CONNINFO]\n");
   return 2;
 }
