@@ -713,7 +713,7 @@ TYPED_TEST(BankStoreTest, ConcurrentWritersNeverMakeTheFollowerSkip) {
   for (const Change& c : this->Follow(&cursor, &follower, 37)) EXPECT_TRUE(seqs.insert(c.seq).second);
   uint64_t scan_cursor = 0;
   EXPECT_EQ(follower, this->LiveSet(&scan_cursor));
-  // Sequence numbers may have gaps (a duplicate takes none of the log), so
+  // Sequence numbers may have gaps (PostgreSQL spends one on a duplicate), so
   // the follower's cursor may stop short of the scan's; nothing lies between.
   EXPECT_LE(cursor, scan_cursor);
   std::vector<Change> rest;

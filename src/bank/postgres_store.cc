@@ -41,8 +41,10 @@ constexpr int64_t kMigrationLockKey = 0x5347424b00000001;
 // kMigrations[v - 1] takes the schema from version v - 1 to v. Never edit a
 // released entry; append a new one.
 //
-// Keys are COLLATE "C": byte order, as in SQLite, whatever the database's
-// locale, and comparisons that are a memcmp rather than a strcoll.
+// Ordered and indexed text (bank names, signal types, external ids) is
+// COLLATE "C": byte order, as in SQLite, whatever the database's locale, and
+// comparisons that are a memcmp rather than a strcoll. Checkpoint keys are
+// only ever compared for equality, so they keep the default collation.
 //
 // No FOREIGN KEY on signals.bank_id: PostgreSQL checks one with a query per
 // inserted row, a large share of a 10M-row import; the store writes bank_id

@@ -19,8 +19,9 @@
 // full. A withdrawal stops matching as soon as Refresh has applied it.
 //
 // In the indexes an entry's id is (bank id << 48) | signal id, so a hit names
-// its bank without a lookup. Bank ids must be below 2^16 and signal ids below
-// 2^48 (both are store sequence numbers); Open and Refresh refuse others.
+// its bank without a lookup. Bank ids must be below 2^16 (the store numbers
+// banks from 1 up) and signal ids below 2^48 (store sequence numbers); Open
+// and Refresh refuse others.
 //
 // Matching rules: a PDQ hit counts when its bank is enabled and the distance
 // is within the bank's pdq_distance; digest hits are exact. Hits in an

@@ -30,9 +30,10 @@
 //    record; they stop being live.
 //
 // Thread-safety: a Store may be used from any number of threads at once.
-// Each call borrows a database connection from a small pool inside the store
+// Each read borrows a database connection from a small pool inside the store
 // (opening another if none is idle), so reads run in parallel with each
-// other and with a write. Writes are serialised: SQLite allows one writer at
+// other and with a write (SQLite writes use one writer connection under a
+// mutex; PostgreSQL writes borrow from the pool too). Writes are serialised: SQLite allows one writer at
 // a time per database file; PostgreSQL writers queue on the row that holds
 // the sequence counter. Several processes may open the same database.
 
