@@ -23,6 +23,10 @@ TEST(Status, OneMappingToExitCodesAndHttp) {
   EXPECT_EQ(HttpStatusFor(StatusCode::kUnsupportedFormat), 415);
   EXPECT_EQ(HttpStatusFor(StatusCode::kCorrupt), 422);
   EXPECT_EQ(HttpStatusFor(StatusCode::kNotFound), 404);
+  EXPECT_EQ(HttpStatusFor(StatusCode::kPermissionDenied), 403);
+  EXPECT_EQ(HttpStatusFor(StatusCode::kUnavailable), 503);
+  EXPECT_EQ(ExitCodeFor(StatusCode::kPermissionDenied), 1);
+  EXPECT_EQ(StatusCodeName(StatusCode::kUnavailable), "unavailable");
   EXPECT_EQ(StatusCodeName(StatusCode::kUnsupportedFormat), "unsupported_format");
 }
 

@@ -22,6 +22,10 @@ std::string_view StatusCodeName(StatusCode code) {
       return "too_large";
     case StatusCode::kInternal:
       return "internal";
+    case StatusCode::kPermissionDenied:
+      return "permission_denied";
+    case StatusCode::kUnavailable:
+      return "unavailable";
   }
   return "internal";
 }
@@ -51,6 +55,10 @@ int HttpStatusFor(StatusCode code) {
       return 415;
     case StatusCode::kCorrupt:
       return 422;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kUnavailable:
+      return 503;
     case StatusCode::kIoError:
     case StatusCode::kInternal:
       return 500;

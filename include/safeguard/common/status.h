@@ -33,6 +33,8 @@ enum class StatusCode : uint8_t {
   kCorrupt,            ///< The bytes claim a format but are damaged or truncated.
   kTooLarge,           ///< A size or pixel limit was exceeded; nothing large was allocated.
   kInternal,           ///< A broken invariant inside Safeguard (a bug).
+  kPermissionDenied,   ///< Credentials were refused (by us or by a service we called).
+  kUnavailable,        ///< A service we depend on did not answer or asked us to retry later.
 };
 
 /// Returns the stable snake_case name of `code`, e.g. "too_large".
@@ -43,7 +45,7 @@ std::string_view StatusCodeName(StatusCode code);
 int ExitCodeFor(StatusCode code);
 
 /// Returns the HTTP status an API response uses for this code
-/// (400, 404, 413, 415, 422, 500, ...).
+/// (400, 403, 404, 413, 415, 422, 500, 503).
 int HttpStatusFor(StatusCode code);
 
 /// The result of a fallible operation: kOk, or a code with a message.
@@ -72,6 +74,14 @@ class Status {
   static Status TooLarge(std::string message) { return Status(StatusCode::kTooLarge, std::move(message)); }
   /// Returns a status for a broken internal invariant.
   static Status Internal(std::string message) { return Status(StatusCode::kInternal, std::move(message)); }
+  /// Returns a kPermissionDenied status with `message`.
+  static Status PermissionDenied(std::string message) {
+    return Status(StatusCode::kPermissionDenied, std::move(message));
+  }
+  /// Returns a kUnavailable status with `message`.
+  static Status Unavailable(std::string message) {
+    return Status(StatusCode::kUnavailable, std::move(message));
+  }
 
   /// Returns true if the operation succeeded.
   bool ok() const { return code_ == StatusCode::kOk; }
