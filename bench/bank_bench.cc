@@ -36,7 +36,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
 
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
@@ -102,13 +104,15 @@ int RunBankBench(int argc, char** argv) {
     std::mt19937_64 rng(42);
     char hex[65];
     for (size_t i = 0; i < n; ++i) {
-      for (int k = 0; k < 4; ++k) std::snprintf(hex + 16 * k, 17, "%016llx", static_cast<unsigned long long>(rng()));
+      for (int k = 0; k < 4; ++k)
+        std::snprintf(hex + 16 * k, 17, "%016llx", static_cast<unsigned long long>(rng()));
       std::fprintf(f, "pdq,%s,e%zu\n", hex, i);
       if (i % 1000 == 0 && probes.size() < withdrawals) probes.emplace_back(hex, 64);
     }
     std::fclose(f);
   }
-  std::printf("step=write-list n=%zu bytes=%lld\n", n, static_cast<long long>(std::filesystem::file_size(csv)));
+  std::printf("step=write-list n=%zu bytes=%lld\n", n,
+              static_cast<long long>(std::filesystem::file_size(csv)));
   std::fflush(stdout);
 
   std::unique_ptr<bank::Store> store;
@@ -127,9 +131,10 @@ int RunBankBench(int argc, char** argv) {
   s = exchange::ImportHashListFile(store.get(), "bench", csv, exchange::ImportOptions(), &ir);
   auto t1 = Clock::now();
   if (!s.ok()) return Fail("import", s), 1;
-  std::printf("step=import store=%s n=%zu added=%llu seconds=%.1f rate_per_s=%.0f peak_rss_mib=%ld target_s=60\n",
-              backend, n, static_cast<unsigned long long>(ir.applied.added), Seconds(t0, t1),
-              n / Seconds(t0, t1), PeakRssMib());
+  std::printf(
+      "step=import store=%s n=%zu added=%llu seconds=%.1f rate_per_s=%.0f peak_rss_mib=%ld target_s=60\n",
+      backend, n, static_cast<unsigned long long>(ir.applied.added), Seconds(t0, t1), n / Seconds(t0, t1),
+      PeakRssMib());
   std::fflush(stdout);
 
   const index::Code256 probe = CodeOf(probes.at(0));
@@ -145,7 +150,8 @@ int RunBankBench(int argc, char** argv) {
     if (!s.ok()) return Fail("open matcher", s), 1;
     s = matcher->Match(q, &mr);
     t1 = Clock::now();
-    if (!s.ok() || mr.hits.size() != 1) return Fail("first match", s.ok() ? Status::Internal("no hit") : s), 1;
+    if (!s.ok() || mr.hits.size() != 1)
+      return Fail("first match", s.ok() ? Status::Internal("no hit") : s), 1;
     std::printf("step=start from=%s loaded_from=%s n=%zu seconds_to_first_match=%.2f target_s=10\n", from,
                 matcher->load_source().c_str(), matcher->pdq_entries(), Seconds(t0, t1));
     std::fflush(stdout);
@@ -188,8 +194,8 @@ int RunBankBench(int argc, char** argv) {
   std::printf(
       "step=withdraw-visible store=%s n=%zu withdrawals=%zu p50_ms=%.2f p99_ms=%.2f max_ms=%.2f "
       "store_write_max_ms=%.2f refresh_max_ms=%.2f target_ms=10\n",
-      backend, n, ms.size(), Percentile(ms, 0.5), Percentile(ms, 0.99), Percentile(ms, 1.0), Percentile(store_ms, 1.0),
-      Percentile(refresh_ms, 1.0));
+      backend, n, ms.size(), Percentile(ms, 0.5), Percentile(ms, 0.99), Percentile(ms, 1.0),
+      Percentile(store_ms, 1.0), Percentile(refresh_ms, 1.0));
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -74,12 +74,15 @@ TEST_F(CliBankTest, ImportMatchWithdrawAndExport) {
   CliResult r = Run("bank create stand-in --category csam");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(One(r)["distance"], 31);
-  const std::string list = Write("list.csv",
-                                 "# a benign photo stands in for a list entry\r\n"
-                                 "type,value,external_id\r\n"
-                                 "pdq," + kBridgeHash + ",case-1\r\n"
-                                 "\r\n"
-                                 "pdq,0000000000000000000000000000000000000000000000000000000000000000,case-2\r\n");
+  const std::string list =
+      Write("list.csv",
+            "# a benign photo stands in for a list entry\r\n"
+            "type,value,external_id\r\n"
+            "pdq," +
+                kBridgeHash +
+                ",case-1\r\n"
+                "\r\n"
+                "pdq,0000000000000000000000000000000000000000000000000000000000000000,case-2\r\n");
   r = Run("bank import stand-in " + ShellQuote(list));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json imported = One(r);
@@ -133,10 +136,12 @@ TEST_F(CliBankTest, MalformedListImportsNothingUnlessSkipInvalid) {
   ASSERT_EQ(Run("bank create b --category ncii").exit_code, 0);
   const std::string list = Write("bad.csv",
                                  "type,value,external_id\n"
-                                 "pdq," + kBridgeHash + ",ok-1\n"
-                                 "pdq,not-a-hash,bad-1\n"
-                                 "md5,0123456789abcdef0123456789abcdef,ok-2\n"
-                                 "sha1,0123,bad-2\n");
+                                 "pdq," +
+                                     kBridgeHash +
+                                     ",ok-1\n"
+                                     "pdq,not-a-hash,bad-1\n"
+                                     "md5,0123456789abcdef0123456789abcdef,ok-2\n"
+                                     "sha1,0123,bad-2\n");
   CliResult r = Run("bank import b " + ShellQuote(list));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("line 3:"), std::string::npos) << r.err;
@@ -163,9 +168,9 @@ TEST_F(CliBankTest, DigestsMatchExactlyAndPlainPdqListsImport) {
   CliResult h = testing::RunCli("hash " + ShellQuote(photo));
   ASSERT_EQ(h.exit_code, 0);
   const nlohmann::json hashes = JsonLines(h.out).at(0);
-  const std::string list = Write("d.csv", "type,value,external_id\nmd5," + hashes["md5"].get<std::string>() +
-                                              ",by-md5\nsha256," + hashes["sha256"].get<std::string>() +
-                                              ",by-sha\n");
+  const std::string list =
+      Write("d.csv", "type,value,external_id\nmd5," + hashes["md5"].get<std::string>() + ",by-md5\nsha256," +
+                         hashes["sha256"].get<std::string>() + ",by-sha\n");
   ASSERT_EQ(Run("bank import digests " + ShellQuote(list)).exit_code, 0);
   nlohmann::json m = Matches(photo);
   ASSERT_EQ(m.size(), 2u);

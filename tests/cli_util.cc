@@ -12,12 +12,12 @@
 
 namespace safeguard::testing {
 
-CliResult RunCli(const std::string& args) {
+CliResult RunCli(const std::string& args, const std::string& env) {
   char err_path[] = "/tmp/safeguard-cli-err-XXXXXX";
   const int fd = mkstemp(err_path);
   if (fd >= 0) close(fd);
   const std::string cmd =
-      "exec 2>" + std::string(err_path) + "; " + std::string(SAFEGUARD_CLI_PATH) + " " + args;
+      "exec 2>" + std::string(err_path) + "; " + env + " " + std::string(SAFEGUARD_CLI_PATH) + " " + args;
   CliResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;

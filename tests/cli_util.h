@@ -19,8 +19,10 @@ struct CliResult {
 };
 
 /// Runs `safeguard ARGS` with /bin/sh (so ARGS may hold quotes, redirections
-/// and here-documents) and returns its exit status and output.
-CliResult RunCli(const std::string& args);
+/// and here-documents) and returns its exit status and output. `env`, if not
+/// empty, is shell variable assignments put before the command
+/// ("NAME=value NAME2=value").
+CliResult RunCli(const std::string& args, const std::string& env = "");
 
 /// Parses each line of `out` as one JSON value.
 std::vector<nlohmann::json> JsonLines(const std::string& out);

@@ -497,7 +497,8 @@ Status SqliteStore::Open(const std::string& data_dir, const StoreOptions& option
     if (!s.ok()) return s;
     // Another process may have migrated while we waited for the lock.
     s = QueryInt(conn.get(), "PRAGMA user_version", &version);
-    if (s.ok() && version > kSchemaVersion) s = internal::NewerSchemaError("SQLite database " + path, version);
+    if (s.ok() && version > kSchemaVersion)
+      s = internal::NewerSchemaError("SQLite database " + path, version);
     for (int64_t v = version + 1; s.ok() && v <= kSchemaVersion; ++v) s = conn->Exec(kMigrations[v - 1]);
     if (s.ok() && version < kSchemaVersion) {
       s = conn->Exec("PRAGMA application_id = " + std::to_string(kApplicationId));

@@ -3,6 +3,7 @@
 #include "bank_command.h"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "path_walker.h"
 #include "safeguard/bank/matcher.h"
 #include "safeguard/exchange/bank_io.h"
+#include "safeguard/exchange/sync.h"
 #include "safeguard/hash/digest.h"
 
 namespace safeguard::cli {
@@ -42,8 +44,9 @@ Json BankJson(const bank::Bank& b) {
 }
 
 void AddStoreOptions(CLI::App* cmd, BankCommandArgs* args) {
-  cmd->add_option("--data", args->store.data_dir,
-                  "Data directory of the SQLite store (default: $SAFEGUARD_DATA, else ~/.local/share/safeguard)");
+  cmd->add_option(
+      "--data", args->store.data_dir,
+      "Data directory of the SQLite store (default: $SAFEGUARD_DATA, else ~/.local/share/safeguard)");
   cmd->add_option("--postgres", args->store.postgres,
                   "Use the PostgreSQL store at this libpq connection string instead of --data");
 }
@@ -95,7 +98,8 @@ int RunImport(bank::Store* store, const BankCommandArgs& a, std::istream& in, st
               std::ostream& err) {
   exchange::ImportOptions options;
   if (!exchange::ParseFormat(a.format, &options.read.format)) {
-    return Fail(err, Status::InvalidArgument("unknown --format '" + a.format + "': use auto, csv, jsonl or pdq"));
+    return Fail(err,
+                Status::InvalidArgument("unknown --format '" + a.format + "': use auto, csv, jsonl or pdq"));
   }
   options.read.skip_invalid = a.skip_invalid;
   options.source_list = a.source_list;
@@ -109,7 +113,8 @@ int RunImport(bank::Store* store, const BankCommandArgs& a, std::istream& in, st
   }
   if (!s.ok()) {
     if (s.code() == StatusCode::kInvalidArgument && r.report.invalid > 0) {
-      err << "safeguard: nothing was imported; fix the lines above or pass --skip-invalid to import the rest\n";
+      err << "safeguard: nothing was imported; fix the lines above or pass --skip-invalid to import the "
+             "rest\n";
       return 1;
     }
     return Fail(err, s);
@@ -128,7 +133,8 @@ int RunImport(bank::Store* store, const BankCommandArgs& a, std::istream& in, st
 
 int RunExport(bank::Store* store, const BankCommandArgs& a, std::ostream& out, std::ostream& err) {
   exchange::Format format;
-  if (!exchange::ParseFormat(a.format == "auto" ? "csv" : a.format, &format) || format == exchange::Format::kAuto) {
+  if (!exchange::ParseFormat(a.format == "auto" ? "csv" : a.format, &format) ||
+      format == exchange::Format::kAuto) {
     return Fail(err, Status::InvalidArgument("unknown --format '" + a.format + "': use csv, jsonl or pdq"));
   }
   uint64_t written = 0;
@@ -166,6 +172,79 @@ int RunWithdraw(bank::Store* store, const BankCommandArgs& a, std::ostream& out,
   Status s = store->Withdraw(a.name, spec, &withdrawn);
   if (!s.ok()) return Fail(err, s);
   out << DumpJson(Json{{"bank", a.name}, {"withdrawn", withdrawn}}) << '\n';
+  return 0;
+}
+
+// Credentials come from the environment only: a command line is visible to
+// every user of the machine (ps) and lands in shell histories.
+exchange::SyncOptions SyncOptionsFromEnv(const BankCommandArgs& a, std::ostream& err) {
+  auto env = [](const char* name) -> std::string {
+    const char* v = std::getenv(name);
+    return v != nullptr ? v : "";
+  };
+  exchange::SyncOptions o;
+  o.endpoint = a.endpoint;
+  o.timeout_ms = a.timeout_s * 1000;
+  o.api_key = env("SAFEGUARD_STOPNCII_API_KEY");
+  o.function_key = env("SAFEGUARD_STOPNCII_FUNCTION_KEY");
+  o.feedback_function_key = env("SAFEGUARD_STOPNCII_FEEDBACK_FUNCTION_KEY");
+  o.user = env("SAFEGUARD_NCMEC_USER");
+  o.password = env("SAFEGUARD_NCMEC_PASSWORD");
+  o.progress = [&err](const std::string& line) { err << "safeguard: " << line << '\n'; };
+  return o;
+}
+
+int RunSync(bank::Store* store, const BankCommandArgs& a, std::ostream& out, std::ostream& err) {
+  exchange::SyncResult r;
+  Status s = exchange::SyncBank(store, a.name, SyncOptionsFromEnv(a, err), &r);
+  Json j;
+  j["bank"] = a.name;
+  j["complete"] = s.ok();
+  j["pages"] = r.pages;
+  j["fetched"] = r.fetched;
+  j["added"] = r.added;
+  j["duplicates"] = r.duplicates;
+  j["withdrawn"] = r.withdrawn;
+  j["skipped"] = r.skipped;
+  if (!r.skip_reasons.empty()) j["skip_reasons"] = r.skip_reasons;
+  j["checkpoint"] = r.checkpoint;
+  // What was applied before a failure stays applied; say so either way.
+  out << DumpJson(j) << '\n';
+  if (!s.ok()) {
+    Fail(err, s);
+    err << "safeguard: the " << r.pages
+        << " pages applied before the failure are kept; run the sync again to "
+        << "continue from the checkpoint\n";
+    return ExitCodeFor(s.code()) == 2 ? 2 : 1;
+  }
+  return 0;
+}
+
+int RunFeedback(bank::Store* store, const BankCommandArgs& a, std::ostream& out, std::ostream& err) {
+  exchange::StopNciiFeedback value;
+  Status parsed = exchange::ParseStopNciiFeedback(a.feedback, &value);
+  if (!parsed.ok()) return Fail(err, parsed);
+  std::vector<exchange::FeedbackItem> items;
+  for (uint64_t id : a.signal_ids) {
+    exchange::FeedbackItem item;
+    item.signal_id = id;
+    item.value = value;
+    item.tags = a.tags;
+    items.push_back(std::move(item));
+  }
+  for (const std::string& ext : a.external_ids) {
+    exchange::FeedbackItem item;
+    item.external_id = ext;
+    item.value = value;
+    item.tags = a.tags;
+    items.push_back(std::move(item));
+  }
+  if (items.empty())
+    return Fail(err, Status::InvalidArgument("name at least one EXTERNAL_ID or --signal-id"));
+  uint64_t sent = 0;
+  Status s = exchange::SubmitFeedback(store, a.name, items, SyncOptionsFromEnv(a, err), &sent);
+  out << DumpJson(Json{{"bank", a.name}, {"sent", sent}, {"value", a.feedback}}) << '\n';
+  if (!s.ok()) return Fail(err, s);
   return 0;
 }
 
@@ -312,7 +391,8 @@ void RegisterBankCommands(CLI::App* app, BankCommandArgs* args) {
   import->add_option("--format", args->format, "auto, csv, jsonl or pdq")->capture_default_str();
   import->add_flag("--skip-invalid", args->skip_invalid,
                    "Import the valid lines and report the malformed ones (default: one bad line fails all)");
-  import->add_option("--source-list", args->source_list, "Source list recorded on each signal (default: file name)");
+  import->add_option("--source-list", args->source_list,
+                     "Source list recorded on each signal (default: file name)");
   import->add_option("--source-version", args->source_version, "Version of the source list");
 
   CLI::App* exp = bank->add_subcommand("export", "Write a bank's live signals as a hash list");
@@ -325,20 +405,44 @@ void RegisterBankCommands(CLI::App* app, BankCommandArgs* args) {
   withdraw->add_option("external_ids", args->external_ids, "External ids of the signals to withdraw");
   withdraw->add_option("--signal-id", args->signal_ids, "Signal ids to withdraw");
 
-  CLI::App* sync = bank->add_subcommand("sync", "Fetch what changed from the bank's exchange (stopncii, ncmec)");
+  CLI::App* sync =
+      bank->add_subcommand("sync", "Fetch what changed from the bank's exchange (stopncii, ncmec)");
   sync->add_option("name", args->name, "Bank name")->required();
   sync->add_option("--endpoint", args->endpoint, "Base URL of the exchange (default: its production URL)");
+  sync->add_option("--timeout", args->timeout_s, "Seconds per HTTP request")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
 
-  for (CLI::App* cmd : {create, bank->get_subcommand("list"), update, del, import, exp, withdraw, sync}) {
+  CLI::App* feedback = bank->add_subcommand(
+      "feedback", "Tell StopNCII what was done about matches of a stopncii bank's signals");
+  feedback->add_option("name", args->name, "Bank name")->required();
+  feedback->add_option("external_ids", args->external_ids,
+                       "External ids (StopNCII hash values) of the signals");
+  feedback->add_option("--signal-id", args->signal_ids, "Signal ids, as safeguard match reports them");
+  feedback->add_option("--value", args->feedback, "Blocked, NotBlocked, PendingReview, QualityUnknown, ...")
+      ->capture_default_str();
+  feedback->add_option("--tag", args->tags, "A tag to send with the feedback (repeatable)");
+  feedback->add_option("--endpoint", args->endpoint, "Base URL of StopNCII (default: its production URL)");
+  feedback->add_option("--timeout", args->timeout_s, "Seconds per HTTP request")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+
+  for (CLI::App* cmd :
+       {create, bank->get_subcommand("list"), update, del, import, exp, withdraw, sync, feedback}) {
     AddStoreOptions(cmd, args);
   }
 
-  CLI::App* match = app->add_subcommand("match", "Hash image files and match them against every enabled bank");
-  match->add_option("paths", args->paths, "Files, directories (recursive) or - for paths on stdin")->required();
-  match->add_flag("--dihedral", args->hash.dihedral, "Also match rotated and mirrored copies (8 dihedral hashes)");
-  match->add_option("--jobs,-j", args->jobs, "Worker threads (default: one per core)")->check(CLI::Range(1, 1024));
-  match->add_option("--snapshot", args->snapshot,
-                    "Index snapshot file (default: DATA/pdq-index.snapshot with SQLite; none with PostgreSQL)");
+  CLI::App* match =
+      app->add_subcommand("match", "Hash image files and match them against every enabled bank");
+  match->add_option("paths", args->paths, "Files, directories (recursive) or - for paths on stdin")
+      ->required();
+  match->add_flag("--dihedral", args->hash.dihedral,
+                  "Also match rotated and mirrored copies (8 dihedral hashes)");
+  match->add_option("--jobs,-j", args->jobs, "Worker threads (default: one per core)")
+      ->check(CLI::Range(1, 1024));
+  match->add_option(
+      "--snapshot", args->snapshot,
+      "Index snapshot file (default: DATA/pdq-index.snapshot with SQLite; none with PostgreSQL)");
   match->add_option("--max-pixels", args->hash.limits.max_pixels, "Refuse images above this many pixels")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -379,7 +483,9 @@ bool RunBankCommands(const CLI::App& app, const BankCommandArgs& args, std::istr
   } else if (parsed("withdraw")) {
     *exit_code = RunWithdraw(store.get(), args, out, err);
   } else if (parsed("sync")) {
-    *exit_code = Fail(err, Status::Internal("bank sync is not built yet"));
+    *exit_code = RunSync(store.get(), args, out, err);
+  } else if (parsed("feedback")) {
+    *exit_code = RunFeedback(store.get(), args, out, err);
   } else {
     *exit_code = 2;
   }

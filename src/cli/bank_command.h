@@ -40,8 +40,11 @@ struct BankCommandArgs {
   // withdraw
   std::vector<std::string> external_ids;
   std::vector<uint64_t> signal_ids;
-  // sync
+  // sync / feedback
   std::string endpoint;
+  int timeout_s = 30;
+  std::string feedback = "Blocked";
+  std::vector<std::string> tags;
   // match
   hash::HashOptions hash;
   int jobs = 0;

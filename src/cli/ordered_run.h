@@ -24,7 +24,8 @@ namespace safeguard::cli {
 /// Turns one path into its output line, using the worker's own hasher.
 /// Stores true in *failed when the file could not be processed. Called on
 /// worker threads concurrently; must be thread-safe apart from `hasher`.
-using FileLineFn = std::function<std::string(const std::string& path, hash::ImageHasher* hasher, bool* failed)>;
+using FileLineFn =
+    std::function<std::string(const std::string& path, hash::ImageHasher* hasher, bool* failed)>;
 
 /// Work distribution with output in input order. Workers take the next path
 /// under the lock, process it without the lock, and hand the finished line

@@ -40,7 +40,8 @@ SignalType FromBankType(bank::SignalType t) {
 // it rides in the metadata, where export finds it again.
 std::string MetadataWithQuality(const Entry& e) {
   if (e.quality < 0) return e.metadata_json;
-  nlohmann::json meta = e.metadata_json.empty() ? nlohmann::json::object() : nlohmann::json::parse(e.metadata_json);
+  nlohmann::json meta =
+      e.metadata_json.empty() ? nlohmann::json::object() : nlohmann::json::parse(e.metadata_json);
   if (!meta.contains("quality")) meta["quality"] = e.quality;
   return meta.dump();
 }
@@ -54,7 +55,8 @@ std::string BaseName(const std::string& path) {
 // and a malformed line must fail the import before anything is written.
 Status ReadAndApply(bank::Store* store, const std::string& bank_name, const ImportOptions& options,
                     const std::string& default_source,
-                    const std::function<Status(const EntrySink&, ReadReport*)>& stream, ImportResult* result) {
+                    const std::function<Status(const EntrySink&, ReadReport*)>& stream,
+                    ImportResult* result) {
   ImportResult local;
   ImportResult* r = result != nullptr ? result : &local;
   *r = ImportResult();
@@ -92,7 +94,9 @@ Status ImportHashListFile(bank::Store* store, const std::string& bank_name, cons
                           const ImportOptions& options, ImportResult* result) {
   return ReadAndApply(
       store, bank_name, options, BaseName(path),
-      [&](const EntrySink& sink, ReadReport* report) { return StreamHashListFile(path, options.read, sink, report); },
+      [&](const EntrySink& sink, ReadReport* report) {
+        return StreamHashListFile(path, options.read, sink, report);
+      },
       result);
 }
 
@@ -100,7 +104,9 @@ Status ImportHashList(bank::Store* store, const std::string& bank_name, std::ist
                       const ImportOptions& options, ImportResult* result) {
   return ReadAndApply(
       store, bank_name, options, "stdin",
-      [&](const EntrySink& sink, ReadReport* report) { return StreamHashList(in, options.read, sink, report); },
+      [&](const EntrySink& sink, ReadReport* report) {
+        return StreamHashList(in, options.read, sink, report);
+      },
       result);
 }
 
