@@ -1130,9 +1130,7 @@ TEST_F(StopNciiSyncTest, TheCliSyncsResumesAndSendsFeedback) {
                           " SAFEGUARD_STOPNCII_FUNCTION_KEY=" + kFetchKey +
                           " SAFEGUARD_STOPNCII_FEEDBACK_FUNCTION_KEY=" + kFeedbackKey + " ";
   const std::string data = " --data " + testing::ShellQuote(dir_.path());
-  auto run = [&](const std::string& args) {
-    return testing::RunCli(args + data, env);
-  };
+  auto run = [&](const std::string& args) { return testing::RunCli(args + data, env); };
   testing::CliResult r = run("bank sync ncii --endpoint " + server_.endpoint());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   json j = json::parse(r.out);
@@ -1151,7 +1149,8 @@ TEST_F(StopNciiSyncTest, TheCliSyncsResumesAndSendsFeedback) {
   EXPECT_EQ(j["withdrawn"], 1);
   EXPECT_EQ(Live("ncii"), 4u);
 
-  r = run("bank feedback ncii " + pdq[1] + " --value NotBlocked --tag reviewed --endpoint " + server_.endpoint());
+  r = run("bank feedback ncii " + pdq[1] + " --value NotBlocked --tag reviewed --endpoint " +
+          server_.endpoint());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   {
     std::lock_guard<std::mutex> lock(server_.mu_for_test());

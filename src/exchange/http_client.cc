@@ -143,7 +143,7 @@ Status HttpFetch(const HttpRequest& request, HttpResponse* response) {
     }
     if (rc == CURLE_OPERATION_TIMEDOUT) {
       return Status::Unavailable(where + ": no complete answer within " + std::to_string(timeout_ms) +
-                             " ms (timed out); check the endpoint or raise the timeout");
+                                 " ms (timed out); check the endpoint or raise the timeout");
     }
     std::string detail = error[0] != 0 ? std::string(error) : std::string(curl_easy_strerror(rc));
     return Status::Unavailable(where + ": " + detail);
