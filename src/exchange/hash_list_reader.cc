@@ -160,7 +160,7 @@ bool CheckExternalId(std::string_view id, std::string* error) {
     *error = "external_id " + Quote(id) + " is not valid UTF-8 (byte " + std::to_string(bad + 1) + ")";
     return false;
   }
-  if (std::memchr(id.data(), '\0', id.size()) != nullptr) {
+  if (id.find('\0') != std::string_view::npos) {  // memchr must not see an empty view's null data()
     *error = "external_id holds a NUL character";
     return false;
   }
@@ -292,7 +292,7 @@ class Parser {
       const std::string_view what = SniffBinary(raw);
       if (!what.empty()) return NotAHashList(line, what);
     }
-    if (std::memchr(raw.data(), '\0', raw.size()) != nullptr) return NotAHashList(line, "binary data");
+    if (raw.find('\0') != std::string_view::npos) return NotAHashList(line, "binary data");
     if (trimmed[0] == '{') {
       mode_ = Mode::kJsonl;
       report_->format = Format::kJsonl;
@@ -404,7 +404,7 @@ class Parser {
   }
 
   Status CsvRecord(std::string_view record, uint64_t line) {
-    if (std::memchr(record.data(), '\0', record.size()) != nullptr) {
+    if (record.find('\0') != std::string_view::npos) {
       return RecordError(line, "the record holds a NUL byte; binary data is not a hash list");
     }
     if (!internal::SplitCsvRecord(record, &fields_, &scratch_, &error_)) return RecordError(line, error_);
@@ -456,7 +456,7 @@ class Parser {
   }
 
   Status JsonlLine(std::string_view trimmed, uint64_t line) {
-    if (std::memchr(trimmed.data(), '\0', trimmed.size()) != nullptr) {
+    if (trimmed.find('\0') != std::string_view::npos) {
       return RecordError(line, "the line holds a NUL byte; binary data is not a hash list");
     }
     if (trimmed[0] != '{') {

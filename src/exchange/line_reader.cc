@@ -70,7 +70,7 @@ class StringSource final : public ByteSource {
 
   Status Read(char* buf, size_t capacity, size_t* got) override {
     const size_t n = std::min(capacity, text_.size() - pos_);
-    std::memcpy(buf, text_.data() + pos_, n);
+    if (n != 0) std::memcpy(buf, text_.data() + pos_, n);  // an empty view may have a null data()
     pos_ += n;
     *got = n;
     return Status::Ok();

@@ -227,7 +227,7 @@ void AppendCsvField(std::string* out, std::string_view field) {
 
 bool InQuotesAfter(std::string_view line, bool in_quotes) {
   // Most lines of a large list hold no quote at all.
-  if (!in_quotes && std::memchr(line.data(), '"', line.size()) == nullptr) return false;
+  if (!in_quotes && line.find('"') == std::string_view::npos) return false;
   enum { kFieldStart, kUnquoted, kQuoted, kQuoteInQuoted } state = in_quotes ? kQuoted : kFieldStart;
   for (char c : line) {
     switch (state) {
@@ -295,7 +295,7 @@ bool SplitCsvRecord(std::string_view record, std::vector<std::string_view>* fiel
     }
     const size_t comma = std::min(record.find(',', i), n);
     const std::string_view field = record.substr(i, comma - i);
-    if (std::memchr(field.data(), '"', field.size()) != nullptr) {
+    if (field.find('"') != std::string_view::npos) {
       *error = "field " + std::to_string(fields->size() + 1) +
                " holds a quote but does not start with one; quote the whole field and double its quotes";
       return false;
