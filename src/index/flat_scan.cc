@@ -23,7 +23,10 @@ namespace {
 // Baseline x86-64 has no popcount instruction and GCC would emit a bit-trick
 // sequence; the clone picked at run time uses POPCNT (every x86-64 CPU of the
 // last 15 years has it).
-#if SAFEGUARD_X86_DISPATCH
+// Not with clang 14: its ifunc resolver is instrumented in the sanitizer
+// builds and crashes before the runtime starts, and its resolver is emitted
+// only in translation units that call the function.
+#if SAFEGUARD_X86_DISPATCH && !defined(__clang__)
 __attribute__((target_clones("popcnt", "default")))
 #endif
 void ScanScalar(const Code256* codes, size_t n, const Code256& query, int radius, std::vector<uint32_t>* rows) {

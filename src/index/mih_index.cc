@@ -361,7 +361,10 @@ size_t MihIndex::MemoryBytes() const {
 
 // The distance checks are most of a search's instructions: without POPCNT
 // (absent from baseline x86-64) each would be a dozen bit-trick steps.
-#if defined(__x86_64__) && defined(__GNUC__)
+// Not with clang 14: it emits the ifunc resolver only in translation units
+// that call the function, so callers elsewhere fail to link, and under TSan
+// the resolver is instrumented and crashes before the runtime starts.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("popcnt", "default")))
 #endif
 void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>* out,
