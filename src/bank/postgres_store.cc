@@ -37,6 +37,8 @@ using internal::kSchemaVersion;
 // Serialises schema migrations between nodes that start at the same time
 // (pg_advisory_xact_lock key; any constant no other code uses).
 constexpr int64_t kMigrationLockKey = 0x5347424b00000001;
+// An import at least this large refreshes the planner's statistics.
+constexpr size_t kAnalyzeAfterRows = 10000;
 
 // kMigrations[v - 1] takes the schema from version v - 1 to v. Never edit a
 // released entry; append a new one.
@@ -797,6 +799,18 @@ Status PostgresStore::Apply(const std::string& bank_name, const SignalBatch& bat
     }
     return s;
   });
+  if (s.ok() && batch.add.size() >= kAnalyzeAfterRows) {
+    // Until autovacuum gets to it (a minute or more), the planner believes
+    // the table is as small as before the load and picks a scan of the
+    // whole bank for the next withdrawal by external id: 165 ms at 1M rows
+    // instead of under one. Fresh statistics now keep withdrawals fast.
+    std::unique_ptr<PgConn> conn;
+    if (pool_.Acquire(&conn).ok()) {
+      conn->Exec("ANALYZE signals");
+      const bool reusable = conn->Reusable();
+      pool_.Release(std::move(conn), reusable);
+    }
+  }
   if (s.ok() && result != nullptr) *result = r;
   return s;
 }

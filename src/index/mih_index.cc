@@ -541,9 +541,16 @@ bool WriteAll(FILE* f, const void* data, size_t bytes, Checksum* sum) {
 }
 
 bool ReadAll(FILE* f, void* data, size_t bytes, Checksum* sum) {
-  if (bytes == 0) return true;  // an empty vector's data() may be null
-  if (std::fread(data, 1, bytes, f) != bytes) return false;
-  sum->Add(data, bytes);
+  // In slices, so each is summed while it is still in cache: summing a
+  // gigabyte after reading it all would read it from memory a second time.
+  constexpr size_t kSlice = size_t{1} << 20;
+  auto* p = static_cast<uint8_t*>(data);  // an empty vector's data() may be null: never touched then
+  for (size_t done = 0; done < bytes;) {
+    const size_t n = std::min(kSlice, bytes - done);
+    if (std::fread(p + done, 1, n, f) != n) return false;
+    sum->Add(p + done, n);
+    done += n;
+  }
   return true;
 }
 
