@@ -215,6 +215,19 @@ Image MustDecode(const std::string& name) {
 // One picture stored losslessly in six formats (and PNG's two row orders)
 // must decode to the same pixels; this pins alpha handling (the TIFF has
 // unassociated 50% alpha, which must not premultiply the colours).
+// Found by fuzz_decode_heif (2 KB): the primary item is a 'dimg' derived
+// image of itself, and libheif 1.15 recursed until the stack overflowed. It
+// must be refused as corrupt before libheif decodes it.
+TEST(MediaDecodeTest, HeifDerivedFromItselfIsCorruptNotAStackOverflow) {
+  Image image;
+  Status s = Decode(ReadData(DataPath("heif-dimg-self-reference.heic")), &image);
+  EXPECT_EQ(s.code(), StatusCode::kCorrupt) << s.ToString();
+  EXPECT_NE(s.message().find("cycle"), std::string::npos) << s.message();
+  // A real HEIC still decodes.
+  s = Decode(ReadData(DataPath("bridge.heic")), &image);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
 TEST(MediaDecodeTest, LosslessFormatsAgree) {
   const Image reference = MustDecode("bridge.png");
   for (const char* name : {"bridge-interlaced.png", "bridge.bmp", "bridge.tif", "bridge-alpha.tif",

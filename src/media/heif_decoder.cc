@@ -14,10 +14,14 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <new>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "decoders.h"
 
@@ -83,7 +87,103 @@ struct OptionsDeleter {
   void operator()(heif_decoding_options* p) const { heif_decoding_options_free(p); }
 };
 
+// ---- derived-image references -------------------------------------------------
+//
+// libheif 1.15 follows 'dimg' references (grids, overlays) recursively and
+// without a check for cycles: an image derived from itself recurses until
+// the stack overflows (found by fuzz_decode_heif: a 2 KB file). Before
+// libheif sees a file we read its 'iref' box and refuse cycles and chains
+// deeper than any real file has.
+
+constexpr int kMaxDerivationDepth = 8;
+
+uint32_t ReadU32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+// Calls fn(type, payload, payload_size) for each box in [p, end); stops at
+// the first box whose size does not fit (libheif reports those itself).
+template <typename Fn>
+void ForEachBox(const uint8_t* p, const uint8_t* end, Fn&& fn) {
+  while (end - p >= 8) {
+    uint64_t size = ReadU32(p);
+    size_t header = 8;
+    if (size == 1) {
+      if (end - p < 16) return;
+      size = (uint64_t{ReadU32(p + 8)} << 32) | ReadU32(p + 12);
+      header = 16;
+    } else if (size == 0) {
+      size = static_cast<uint64_t>(end - p);
+    }
+    if (size < header || size > static_cast<uint64_t>(end - p)) return;
+    fn(std::string(reinterpret_cast<const char*>(p + 4), 4), p + header, static_cast<size_t>(size - header));
+    p += size;
+  }
+}
+
+// Collects meta/iref's 'dimg' edges (from item -> to items).
+void DerivationEdges(Bytes bytes, std::map<uint32_t, std::vector<uint32_t>>* edges) {
+  ForEachBox(bytes.data(), bytes.data() + bytes.size(),
+             [&](const std::string& type, const uint8_t* p, size_t n) {
+               if (type != "meta" || n < 4) return;
+               ForEachBox(p + 4, p + n, [&](const std::string& child, const uint8_t* q, size_t m) {
+                 if (child != "iref" || m < 4) return;
+                 const int id_bytes = q[0] == 0 ? 2 : 4;  // version 0: 16-bit item ids
+                 ForEachBox(q + 4, q + m, [&](const std::string& ref, const uint8_t* r, size_t k) {
+                   if (ref != "dimg") return;
+                   auto id = [&](size_t at) -> uint32_t {
+                     return id_bytes == 2 ? (uint32_t{r[at]} << 8) | r[at + 1] : ReadU32(r + at);
+                   };
+                   if (k < static_cast<size_t>(id_bytes) + 2) return;
+                   const uint32_t from = id(0);
+                   const size_t count = (size_t{r[id_bytes]} << 8) | r[id_bytes + 1];
+                   for (size_t i = 0; i < count && id_bytes + 2 + (i + 1) * id_bytes <= k; ++i) {
+                     (*edges)[from].push_back(id(id_bytes + 2 + i * id_bytes));
+                   }
+                 });
+               });
+             });
+}
+
+// Returns the length of the longest chain of references from `item`, or -1
+// for a cycle or a chain longer than kMaxDerivationDepth. Memoised in
+// *height, so a wide grid of grids costs one visit per item, not one per
+// path; recursion is bounded by the depth limit.
+int DerivationHeight(const std::map<uint32_t, std::vector<uint32_t>>& edges, uint32_t item, int depth,
+                     std::map<uint32_t, int>* height) {
+  auto [it, fresh] = height->emplace(item, -2);  // -2: on the current path
+  if (!fresh) return it->second == -2 ? -1 : it->second;
+  if (depth > kMaxDerivationDepth) return -1;
+  int h = 0;
+  auto e = edges.find(item);
+  if (e != edges.end()) {
+    for (uint32_t next : e->second) {
+      const int child = DerivationHeight(edges, next, depth + 1, height);
+      if (child < 0) return -1;
+      h = std::max(h, child + 1);
+    }
+  }
+  if (h > kMaxDerivationDepth) return -1;
+  (*height)[item] = h;
+  return h;
+}
+
+Status CheckDerivations(Bytes bytes) {
+  std::map<uint32_t, std::vector<uint32_t>> edges;
+  DerivationEdges(bytes, &edges);
+  std::map<uint32_t, int> height;
+  for (const auto& [from, to] : edges) {
+    if (DerivationHeight(edges, from, 0, &height) < 0) {
+      return Status::Corrupt("HEIF: derived images reference each other in a cycle, or nest deeper than " +
+                             std::to_string(kMaxDerivationDepth) + " levels (damaged or hostile file)");
+    }
+  }
+  return Status::Ok();
+}
+
 Status Decode(Bytes bytes, const DecodeOptions& options, ImageBuilder* builder) {
+  Status checked = CheckDerivations(bytes);
+  if (!checked.ok()) return checked;
   std::unique_ptr<heif_context, ContextDeleter> ctx(heif_context_alloc());
   if (!ctx) return Status::Internal("HEIF: cannot allocate a libheif context");
   const int side_limit = static_cast<int>(std::min<uint32_t>(options.limits.max_side, INT_MAX));
