@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
 
+#include "json_output.h"
 #include "ordered_run.h"
 #include "path_walker.h"
 #include "safeguard/bank/matcher.h"
@@ -17,10 +17,6 @@
 
 namespace safeguard::cli {
 namespace {
-
-using Json = nlohmann::ordered_json;
-
-std::string DumpJson(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 // One place that turns a failed Status into the message and exit code a
 // user sees.
@@ -263,12 +259,6 @@ Json HitJson(const bank::Hit& h, const std::vector<bank::Signal>& signals) {
   return j;
 }
 
-std::string PdqHex(const pdq::Hash256& h) {
-  char buf[65];
-  h.ToHex(buf);
-  return buf;
-}
-
 // Hashes one file and matches it: the line `safeguard match` prints.
 std::string MatchOneFile(const std::string& path, hash::ImageHasher* hasher, bank::Matcher* matcher,
                          bank::Store* store, bool dihedral, bool* failed) {
@@ -319,7 +309,7 @@ std::string MatchOneFile(const std::string& path, hash::ImageHasher* hasher, ban
     }
   }
   *failed = true;
-  j["error"] = {{"code", std::string(StatusCodeName(s.code()))}, {"message", s.message()}};
+  j["error"] = ErrorJson(s);
   return DumpJson(j);
 }
 
@@ -345,9 +335,7 @@ int RunMatch(bank::Store* store, const BankCommandArgs& a, std::istream& in, std
   PathWalker walker(a.paths, &in);
   bank::Matcher* m = matcher.get();
   const bool dihedral = a.hash.dihedral;
-  hash::HashOptions hash_options = a.hash;
-  hash_options.dihedral = dihedral;
-  OrderedRun run(hash_options, &walker, out, jobs,
+  OrderedRun run(a.hash, &walker, out, jobs,
                  [m, store, dihedral](const std::string& path, hash::ImageHasher* hasher, bool* failed) {
                    return MatchOneFile(path, hasher, m, store, dihedral, failed);
                  });

@@ -3,27 +3,15 @@
 #include "hash_command.h"
 
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "json_output.h"
 #include "ordered_run.h"
 #include "path_walker.h"
 #include "safeguard/hash/digest.h"
 
 namespace safeguard::cli {
 namespace {
-
-using Json = nlohmann::ordered_json;
-
-std::string PdqHex(const pdq::Hash256& h) {
-  char buf[65];
-  h.ToHex(buf);
-  return buf;
-}
-
-// Paths are bytes; JSON is UTF-8. Invalid sequences become U+FFFD rather
-// than failing the whole record (documented in docs/cli.md).
-std::string DumpJson(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 std::string CsvField(const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
@@ -59,7 +47,7 @@ std::string FormatRecord(const std::string& path, const Status& status, const ha
     }
     Json j;
     j["path"] = path;
-    j["error"] = {{"code", std::string(StatusCodeName(status.code()))}, {"message", status.message()}};
+    j["error"] = ErrorJson(status);
     return DumpJson(j);
   }
   if (csv) {
