@@ -181,4 +181,12 @@ Status CheckHttpStatus(std::string_view service, const HttpRequest& request, con
   return Status::IoError(msg);
 }
 
+Status FetchChecked(std::string_view service, const HttpRequest& request, int retries,
+                    std::string_view credential_hint, HttpResponse* response, int* http_status) {
+  Status s = HttpFetchWithRetries(request, retries, response);
+  if (!s.ok()) return s;
+  if (http_status != nullptr) *http_status = response->status;
+  return CheckHttpStatus(service, request, *response, credential_hint);
+}
+
 }  // namespace safeguard::exchange::internal

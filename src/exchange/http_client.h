@@ -68,11 +68,18 @@ Status HttpFetch(const HttpRequest& request, HttpResponse* response);
 Status HttpFetchWithRetries(const HttpRequest& request, int retries, HttpResponse* response);
 
 /// Turns a non-2xx answer into an error for the exchange `service` ("StopNCII",
-/// "NCMEC"): kInvalidArgument for 401/403 with `credential_hint` ("check the
-/// API key"), kIoError otherwise, with the status, `request`'s method and URL
-/// (without query) and the start of the body (escaped). Returns OK for 2xx.
+/// "NCMEC"): kPermissionDenied for 401/403 with `credential_hint` ("check the
+/// API key"), kUnavailable for 429 and 5xx, kIoError otherwise, with the
+/// status, `request`'s method and URL (without query) and the start of the
+/// body (escaped). Returns OK for 2xx.
 Status CheckHttpStatus(std::string_view service, const HttpRequest& request, const HttpResponse& response,
                        std::string_view credential_hint);
+
+/// HttpFetchWithRetries, then CheckHttpStatus: what every exchange call does.
+/// Stores the answer's HTTP status in *http_status (if not null) whenever an
+/// answer came, also a non-2xx one, so a caller can react to a refused cursor.
+Status FetchChecked(std::string_view service, const HttpRequest& request, int retries,
+                    std::string_view credential_hint, HttpResponse* response, int* http_status);
 
 /// Returns `s` percent-encoded for use in a URL query (RFC 3986 unreserved
 /// characters are kept).

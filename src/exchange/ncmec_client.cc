@@ -185,10 +185,8 @@ Status NcmecClient::Get(const std::string& url, NcmecPage* page, int* http_statu
   req.timeout_ms = options_.timeout_ms;
   req.max_response_bytes = options_.max_response_bytes;
   internal::HttpResponse resp;
-  Status s = internal::HttpFetchWithRetries(req, options_.retries, &resp);
-  if (!s.ok()) return s;
-  if (http_status != nullptr) *http_status = resp.status;
-  s = internal::CheckHttpStatus("NCMEC", req, resp, "check user and password");
+  Status s =
+      internal::FetchChecked("NCMEC", req, options_.retries, "check user and password", &resp, http_status);
   if (!s.ok()) return s;
   return ParseNcmecPage(resp.body, page);
 }

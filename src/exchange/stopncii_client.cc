@@ -19,6 +19,9 @@
 namespace safeguard::exchange {
 namespace {
 
+// What a refused StopNCII request should make the operator check.
+constexpr std::string_view kCredentialHint = "check the API key (subscription and function keys)";
+
 using nlohmann::json;
 
 constexpr int kMaxJsonDepth = 64;
@@ -180,10 +183,7 @@ Status StopNciiClient::FetchHashes(int64_t start_timestamp, const std::string& p
   req.timeout_ms = options_.timeout_ms;
   req.max_response_bytes = options_.max_response_bytes;
   internal::HttpResponse resp;
-  Status s = internal::HttpFetchWithRetries(req, options_.retries, &resp);
-  if (!s.ok()) return s;
-  if (http_status != nullptr) *http_status = resp.status;
-  s = internal::CheckHttpStatus("StopNCII", req, resp, "check the API key (subscription and function keys)");
+  Status s = internal::FetchChecked("StopNCII", req, options_.retries, kCredentialHint, &resp, http_status);
   if (!s.ok()) return s;
   return ParseStopNciiPage(resp.body, page);
 }
@@ -208,10 +208,8 @@ Status StopNciiClient::SubmitFeedback(std::span<const StopNciiFeedbackItem> item
   req.timeout_ms = options_.timeout_ms;
   req.max_response_bytes = options_.max_response_bytes;
   internal::HttpResponse resp;
-  Status s = internal::HttpFetch(req, &resp);
-  if (!s.ok()) return s;
-  return internal::CheckHttpStatus("StopNCII", req, resp,
-                                   "check the API key (subscription and function keys)");
+  // Never retried: a POST that failed half-way may have been applied.
+  return internal::FetchChecked("StopNCII", req, /*retries=*/0, kCredentialHint, &resp, nullptr);
 }
 
 }  // namespace safeguard::exchange
