@@ -110,8 +110,8 @@ TEST(ExchangeEntry, TypeNamesAndLengths) {
   EXPECT_EQ(t, SignalType::kSha256);
   EXPECT_FALSE(ParseSignalType(" md5", &t));
   EXPECT_FALSE(ParseSignalType("sha-256", &t));
-  EXPECT_EQ(SignalValueBytes(SignalType::kMd5), 16u);
-  EXPECT_EQ(SignalValueBytes(SignalType::kPdq), 32u);
+  EXPECT_EQ(SignalValueSize(SignalType::kMd5), 16u);
+  EXPECT_EQ(SignalValueSize(SignalType::kPdq), 32u);
   EXPECT_EQ(SignalTypeName(SignalType::kSha256), "sha256");
 }
 

@@ -115,18 +115,6 @@ Status ParseCategory(std::string_view name, Category* out) {
                                  "; use one of csam, ncii, terrorism, other, allow");
 }
 
-std::string_view SignalTypeName(SignalType type) {
-  switch (type) {
-    case SignalType::kPdq:
-      return "pdq";
-    case SignalType::kMd5:
-      return "md5";
-    case SignalType::kSha256:
-      return "sha256";
-  }
-  return "pdq";
-}
-
 Status ParseSignalType(std::string_view name, SignalType* out) {
   for (SignalType t : {SignalType::kPdq, SignalType::kMd5, SignalType::kSha256}) {
     if (name == SignalTypeName(t)) {
@@ -136,18 +124,6 @@ Status ParseSignalType(std::string_view name, SignalType* out) {
   }
   return Status::InvalidArgument("unknown signal type " + Quote(name) +
                                  "; this build supports pdq, md5, sha256");
-}
-
-size_t SignalValueSize(SignalType type) {
-  switch (type) {
-    case SignalType::kPdq:
-      return 32;
-    case SignalType::kMd5:
-      return 16;
-    case SignalType::kSha256:
-      return 32;
-  }
-  return 0;
 }
 
 Status ParseSignalValue(SignalType type, std::string_view hex, std::vector<uint8_t>* value) {

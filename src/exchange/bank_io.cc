@@ -11,30 +11,6 @@
 namespace safeguard::exchange {
 namespace {
 
-bank::SignalType ToBankType(SignalType t) {
-  switch (t) {
-    case SignalType::kPdq:
-      return bank::SignalType::kPdq;
-    case SignalType::kMd5:
-      return bank::SignalType::kMd5;
-    case SignalType::kSha256:
-      return bank::SignalType::kSha256;
-  }
-  return bank::SignalType::kPdq;
-}
-
-SignalType FromBankType(bank::SignalType t) {
-  switch (t) {
-    case bank::SignalType::kPdq:
-      return SignalType::kPdq;
-    case bank::SignalType::kMd5:
-      return SignalType::kMd5;
-    case bank::SignalType::kSha256:
-      return SignalType::kSha256;
-  }
-  return SignalType::kPdq;
-}
-
 // The quality a list gives is worth keeping (a list that ships low-quality
 // hashes should be visible as such), but a signal has no quality column:
 // it rides in the metadata, where export finds it again.
@@ -69,7 +45,7 @@ Status ReadAndApply(bank::Store* store, const std::string& bank_name, const Impo
       [&](std::span<Entry> batch) -> Status {
         for (Entry& e : batch) {
           bank::NewSignal sig;
-          sig.type = ToBankType(e.type);
+          sig.type = e.type;
           const auto bytes = e.bytes();
           sig.value.assign(bytes.begin(), bytes.end());
           sig.external_id = std::move(e.external_id);
@@ -151,7 +127,7 @@ Status ExportBank(bank::Store* store, const std::string& bank_name, std::ostream
       // moment except for these, which must not be handed out again.
       if (!sig.live()) continue;
       Entry e;
-      e.type = FromBankType(sig.type);
+      e.type = sig.type;
       std::copy(sig.value.begin(), sig.value.end(), e.value.begin());
       e.external_id = sig.external_id;
       e.metadata_json = sig.metadata_json;

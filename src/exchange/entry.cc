@@ -6,18 +6,6 @@
 
 namespace safeguard::exchange {
 
-std::string_view SignalTypeName(SignalType type) {
-  switch (type) {
-    case SignalType::kPdq:
-      return "pdq";
-    case SignalType::kMd5:
-      return "md5";
-    case SignalType::kSha256:
-      return "sha256";
-  }
-  return "unknown";
-}
-
 bool ParseSignalType(std::string_view name, SignalType* type) {
   for (SignalType t : {SignalType::kPdq, SignalType::kMd5, SignalType::kSha256}) {
     if (internal::EqualsIgnoreCase(name, SignalTypeName(t))) {
@@ -28,11 +16,9 @@ bool ParseSignalType(std::string_view name, SignalType* type) {
   return false;
 }
 
-size_t SignalValueBytes(SignalType type) { return type == SignalType::kMd5 ? 16 : 32; }
-
 std::string Entry::ValueHex() const {
   static const char kDigits[] = "0123456789abcdef";
-  const size_t n = SignalValueBytes(type);
+  const size_t n = SignalValueSize(type);
   std::string out(2 * n, '0');
   for (size_t i = 0; i < n; ++i) {
     out[2 * i] = kDigits[value[i] >> 4];

@@ -62,7 +62,7 @@ bool IsHex(std::string_view s) {
 }
 
 bool ParseValue(SignalType type, std::string_view text, std::array<uint8_t, 32>* value, std::string* error) {
-  const size_t bytes = SignalValueBytes(type);
+  const size_t bytes = SignalValueSize(type);
   const size_t digits = 2 * bytes;
   if (text.empty()) {
     *error = "value is empty: expected " + std::string(TypeNoun(type)) + " of " + std::to_string(digits) +

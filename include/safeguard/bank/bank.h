@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "safeguard/common/signal_type.h"
 #include "safeguard/common/status.h"
 
 namespace safeguard::bank {
@@ -49,23 +50,15 @@ std::string_view CategoryName(Category category);
 /// Returns kInvalidArgument, naming the accepted values, for anything else.
 Status ParseCategory(std::string_view name, Category* out);
 
-/// The kind of hash a signal holds. New kinds (vpdq, tmk, url) are added as
-/// new enumerators with a new name; the database stores the name, so the
-/// numeric values are not persisted and may be reordered.
-enum class SignalType : uint8_t {
-  kPdq,     ///< "pdq": 256-bit PDQ perceptual hash, 32 bytes.
-  kMd5,     ///< "md5": MD5 of the file bytes, 16 bytes.
-  kSha256,  ///< "sha256": SHA-256 of the file bytes, 32 bytes.
-};
+/// The kind of hash a signal holds (safeguard/common/signal_type.h).
+using safeguard::SignalType;
+using safeguard::SignalTypeName;
+using safeguard::SignalValueSize;
 
-/// Returns the stable lowercase name of `type`, e.g. "sha256".
-std::string_view SignalTypeName(SignalType type);
 /// Parses a signal type name into *out. Returns kInvalidArgument, naming the
 /// supported types, for anything else (including a type a newer Safeguard
 /// wrote into the database).
 Status ParseSignalType(std::string_view name, SignalType* out);
-/// Returns the size in bytes of a value of `type` (32, 16 or 32).
-size_t SignalValueSize(SignalType type);
 
 /// Parses a hex value (either case, no separators) of `type` into raw bytes
 /// in *value. Returns kInvalidArgument, leaving *value unspecified, when the

@@ -23,33 +23,26 @@
 #include <string>
 #include <string_view>
 
+#include "safeguard/common/signal_type.h"
 #include "safeguard/hash/pdq.h"
 
 namespace safeguard::exchange {
 
-/// What kind of hash an entry holds. The names returned by SignalTypeName()
-/// ("pdq", "md5", "sha256") are the `type` field of every format.
-enum class SignalType : uint8_t {
-  kPdq = 0,     ///< 256-bit PDQ perceptual hash: 32 bytes, 64 hex digits.
-  kMd5 = 1,     ///< MD5 of the file bytes: 16 bytes, 32 hex digits.
-  kSha256 = 2,  ///< SHA-256 of the file bytes: 32 bytes, 64 hex digits.
-};
-
-/// Returns "pdq", "md5" or "sha256".
-std::string_view SignalTypeName(SignalType type);
+/// What kind of hash an entry holds (safeguard/common/signal_type.h); its
+/// names ("pdq", "md5", "sha256") are the `type` field of every format.
+using safeguard::SignalType;
+using safeguard::SignalTypeName;
+using safeguard::SignalValueSize;
 
 /// Parses a type name, ignoring ASCII case ("PDQ" is kPdq). Returns false,
 /// leaving *type unchanged, for anything else (no trimming is done).
 bool ParseSignalType(std::string_view name, SignalType* type);
 
-/// Returns the length in bytes of a value of `type`: 32, 16 or 32.
-size_t SignalValueBytes(SignalType type);
-
 /// One hash of a list with the fields every format can carry.
 struct Entry {
   /// The kind of hash; decides how many bytes of `value` are used.
   SignalType type = SignalType::kPdq;
-  /// The hash: bytes [0, SignalValueBytes(type)) in text order (byte i is
+  /// The hash: bytes [0, SignalValueSize(type)) in text order (byte i is
   /// hex digits 2i and 2i+1); the remaining bytes are zero, so that
   /// operator== compares values correctly.
   std::array<uint8_t, 32> value{};
@@ -63,7 +56,7 @@ struct Entry {
   std::string metadata_json;
 
   /// Returns the used bytes of `value` (a view into this entry).
-  std::span<const uint8_t> bytes() const { return {value.data(), SignalValueBytes(type)}; }
+  std::span<const uint8_t> bytes() const { return {value.data(), SignalValueSize(type)}; }
   /// Returns the value as lowercase hex (64 or 32 digits).
   std::string ValueHex() const;
   /// Returns the value as a PDQ hash (same bits as pdq::Hash256::FromHex on
