@@ -1,6 +1,7 @@
 // Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
 
 #include "bank_test_env.h"
+#include "synthetic_codes.h"
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -16,12 +17,7 @@
 namespace safeguard::bank::testing {
 namespace {
 
-uint64_t SplitMix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+using safeguard::testing::SplitMix;
 
 // Quotes a value for a libpq keyword=value connection string.
 std::string QuoteConnValue(const std::string& v) {

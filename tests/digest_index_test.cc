@@ -7,6 +7,7 @@
 // between its start and its end (run under ASan/UBSan in `make test-asan`).
 
 #include "safeguard/index/digest_index.h"
+#include "synthetic_codes.h"
 
 #include <gtest/gtest.h>
 
@@ -27,12 +28,7 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-uint64_t SplitMix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+using safeguard::testing::SplitMix;
 
 // A digest-like byte string derived from `seed` (distinct seeds give
 // distinct strings with overwhelming probability).

@@ -24,16 +24,12 @@
 #include "safeguard/exchange/entry.h"
 #include "safeguard/exchange/hash_list.h"
 #include "safeguard/hash/pdq.h"
+#include "synthetic_codes.h"
 
 namespace safeguard::exchange {
 namespace {
 
-uint64_t SplitMix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+using safeguard::testing::SplitMix;
 
 // `digits` random lowercase hex digits derived from `seed`.
 std::string RandomHex(uint64_t seed, size_t digits) {

@@ -6,11 +6,21 @@
 #ifndef SAFEGUARD_TESTS_SYNTHETIC_CODES_H_
 #define SAFEGUARD_TESTS_SYNTHETIC_CODES_H_
 
+#include <cstdint>
 #include <random>
 
 #include "safeguard/index/hamming.h"
 
 namespace safeguard::testing {
+
+/// SplitMix64's output function: a well-mixed 64-bit value from any seed, so
+/// tests derive distinct, reproducible values from small integers.
+inline uint64_t SplitMix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
 
 /// Returns a code with every bit drawn at random.
 inline index::Code256 RandomCode(std::mt19937_64& rng) {
