@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/sqlite.h"
 #include "safeguard/bank/store.h"
 #include "store_internal.h"
 
@@ -30,13 +31,13 @@ namespace {
 
 using internal::ConnectionPool;
 using internal::kSchemaVersion;
+using sqlite::Conn;
+using sqlite::QueryInt;
+using sqlite::Stmt;
 
 // PRAGMA application_id, so that a Safeguard database is recognisable
 // (`file` prints it) and another program's database is refused, not altered.
 constexpr int32_t kApplicationId = 0x53474253;  // "SGBS"
-
-// Long enough for another process's 10M-row import to finish.
-constexpr int kBusyTimeoutMs = 120000;
 
 // Imports of at least this many rows that also at least double the table
 // rebuild the external-id index instead of updating it (see Apply).
@@ -110,176 +111,6 @@ CREATE TABLE checkpoints (
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
-
-// ---- connections and statements ------------------------------------------------
-
-Status ErrorFor(int rc, const std::string& message) {
-  switch (rc & 0xff) {
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-      return Status::Corrupt(message);
-    case SQLITE_IOERR:
-    case SQLITE_CANTOPEN:
-    case SQLITE_FULL:
-    case SQLITE_PERM:
-    case SQLITE_READONLY:
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_NOMEM:
-    case SQLITE_PROTOCOL:
-    case SQLITE_NOLFS:
-    case SQLITE_AUTH:
-      return Status::IoError(message);
-    case SQLITE_CONSTRAINT:
-      return Status::InvalidArgument(message);
-    default:
-      return Status::Internal(message);
-  }
-}
-
-class Conn {
- public:
-  // Opens `path`; with `create`, creates the file if it is missing.
-  static Status Open(const std::string& path, bool create, int cache_mib, std::unique_ptr<Conn>* out) {
-    sqlite3* db = nullptr;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
-    std::unique_ptr<Conn> conn(new Conn(path, db));  // closes db on every path
-    if (rc != SQLITE_OK) return conn->Error(rc, "cannot open");
-    sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(db, kBusyTimeoutMs);
-    Status s = conn->Exec("PRAGMA cache_size = -" + std::to_string(std::max(1, cache_mib) * 1024));
-    if (!s.ok()) return s;
-    *out = std::move(conn);
-    return Status::Ok();
-  }
-
-  ~Conn() {
-    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
-    sqlite3_close_v2(db_);
-  }
-
-  sqlite3* db() const { return db_; }
-
-  // An error status for result code rc, with SQLite's message and the path.
-  Status Error(int rc, std::string_view what) const {
-    std::string detail =
-        db_ != nullptr && (rc & 0xff) != SQLITE_NOTADB ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
-    if ((rc & 0xff) == SQLITE_NOTADB) detail = "the file is not a SQLite database, or is damaged";
-    return ErrorFor(rc, "SQLite database " + path_ + ": " + std::string(what) + ": " + detail);
-  }
-
-  Status Exec(const std::string& sql) {
-    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
-    if (rc != SQLITE_OK) return Error(rc, sql.substr(0, sql.find_first_of("(\n")));
-    return Status::Ok();
-  }
-
-  // Stores in *stmt the prepared statement for `sql`, compiled once per
-  // connection and reused; the caller resets it (Stmt does).
-  Status Prepare(const char* sql, sqlite3_stmt** stmt) {
-    auto it = statements_.find(sql);
-    if (it != statements_.end()) {
-      *stmt = it->second;
-      return Status::Ok();
-    }
-    int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, nullptr);
-    if (rc != SQLITE_OK) return Error(rc, "preparing a statement");
-    statements_.emplace(sql, *stmt);
-    return Status::Ok();
-  }
-
- private:
-  Conn(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
-
-  const std::string path_;
-  sqlite3* const db_;
-  std::map<std::string, sqlite3_stmt*> statements_;
-};
-
-// A prepared statement in use: binds, steps, reads columns, and resets the
-// statement when it goes out of scope so the next user starts clean. Text
-// and blobs are bound without copying; they must outlive the Step calls.
-class Stmt {
- public:
-  Stmt(Conn* conn, const char* sql) : conn_(conn) { status_ = conn->Prepare(sql, &stmt_); }
-  ~Stmt() {
-    if (stmt_ != nullptr) {
-      sqlite3_reset(stmt_);
-      sqlite3_clear_bindings(stmt_);
-    }
-  }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  void Int(int i, int64_t v) { Check(sqlite3_bind_int64(stmt_, i, v)); }
-  void Null(int i) { Check(sqlite3_bind_null(stmt_, i)); }
-  void Text(int i, std::string_view v) {
-    // A null pointer would bind NULL; an empty string_view may have one.
-    Check(sqlite3_bind_text(stmt_, i, v.empty() ? "" : v.data(), static_cast<int>(v.size()), SQLITE_STATIC));
-  }
-  void Blob(int i, std::span<const uint8_t> v) {
-    // A zero-length blob bound from a null pointer would be NULL, not X''.
-    static const uint8_t kEmpty = 0;
-    Check(sqlite3_bind_blob(stmt_, i, v.empty() ? &kEmpty : v.data(), static_cast<int>(v.size()),
-                            SQLITE_STATIC));
-  }
-
-  // Runs one step. Sets *row to whether a row is available; returns an error
-  // for anything but SQLITE_ROW / SQLITE_DONE.
-  Status Step(bool* row) {
-    *row = false;
-    if (!status_.ok()) return status_;
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) {
-      *row = true;
-      return Status::Ok();
-    }
-    if (rc == SQLITE_DONE) return Status::Ok();
-    status_ = conn_->Error(rc, "running a statement");
-    return status_;
-  }
-  // Runs a statement that returns no rows (or whose rows are not wanted).
-  Status Run() {
-    bool row;
-    Status s = Step(&row);
-    while (s.ok() && row) s = Step(&row);
-    return s;
-  }
-  // Clears the bindings' results so the statement can run again with new ones.
-  void Reset() { sqlite3_reset(stmt_); }
-
-  int64_t ColumnInt(int i) const { return sqlite3_column_int64(stmt_, i); }
-  bool ColumnIsNull(int i) const { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
-  std::string_view ColumnText(int i) const {
-    const char* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
-    return p == nullptr ? std::string_view() : std::string_view(p, sqlite3_column_bytes(stmt_, i));
-  }
-  std::span<const uint8_t> ColumnBlob(int i) const {
-    const uint8_t* p = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, i));
-    return p == nullptr ? std::span<const uint8_t>()
-                        : std::span<const uint8_t>(p, sqlite3_column_bytes(stmt_, i));
-  }
-
- private:
-  void Check(int rc) {
-    if (rc != SQLITE_OK && status_.ok()) status_ = conn_->Error(rc, "binding a parameter");
-  }
-
-  Conn* const conn_;
-  sqlite3_stmt* stmt_ = nullptr;
-  Status status_;
-};
-
-// Reads a one-row, one-integer query (PRAGMA user_version and the like).
-Status QueryInt(Conn* conn, const char* sql, int64_t* value) {
-  Stmt stmt(conn, sql);
-  bool row;
-  Status s = stmt.Step(&row);
-  if (!s.ok()) return s;
-  *value = row ? stmt.ColumnInt(0) : 0;
-  return Status::Ok();
-}
 
 // ---- row decoding --------------------------------------------------------------
 
