@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
+
 #if SAFEGUARD_HAVE_FAISS
 #include "faiss_compare.h"
 #endif
@@ -47,6 +49,27 @@ long long FileSize(const std::string& path) {
   return size;
 }
 
+// Minor page faults of this process so far (getrusage).
+long MinorFaults() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_minflt;
+}
+
+// KiB of this process's memory in transparent huge pages (smaps_rollup), or
+// -1 where the kernel does not say.
+long AnonHugeKib() {
+  FILE* f = std::fopen("/proc/self/smaps_rollup", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  long kib = -1;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::sscanf(line, "AnonHugePages: %ld kB", &kib) == 1) break;
+  }
+  std::fclose(f);
+  return kib;
+}
+
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
@@ -58,6 +81,7 @@ int RunIndexBench(int argc, char** argv) {
   size_t n = 1'000'000, nq = 1000;
   std::string dist = "uniform", compare, snapshot;
   int radius = 31, tables = 0;
+  bool prefault = true;
   for (int i = 0; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--n") {
@@ -74,6 +98,8 @@ int RunIndexBench(int argc, char** argv) {
       tables = std::atoi(v.c_str());
     } else if (k == "--snapshot") {
       snapshot = v;
+    } else if (k == "--prefault") {
+      prefault = v != "no";
     } else {
       std::fprintf(stderr, "safeguard-bench index: unknown option %s\n", k.c_str());
       return 2;
@@ -151,6 +177,15 @@ int RunIndexBench(int argc, char** argv) {
   size_t found = 0, expected = 0, scanned = 0, family_queries = 0;
   bool exact = true;
   index::SearchStats st;
+  // Ready: touch every page first, as bank::Matcher does before it reports
+  // ready. The truth scan above reads only the codes, for a minute or more at
+  // 100M; without this the first pass pays for memory left idle meanwhile
+  // (--prefault no shows it; docs/BENCHMARKS.md).
+  t0 = Clock::now();
+  const uint64_t touched = prefault ? mih.Prefault() : 0;
+  const double prefault_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const long faults_ready = MinorFaults();
+  const long huge_ready_kib = AnonHugeKib();
   for (size_t i = 0; i < nq; ++i) {
     auto a = Clock::now();
     mih.RangeSearch(queries[i], radius, &out, &st);
@@ -178,6 +213,8 @@ int RunIndexBench(int argc, char** argv) {
     // 0-31 bits flipped, a fresh near-duplicate of a centre, a random code),
     // and a second pass over the same queries: if the slowest 1% are the same
     // queries again, the tail is in the queries, not in the machine.
+    const long faults_first = MinorFaults() - faults_ready;
+    const long huge_first_kib = AnonHugeKib();
     std::vector<double> again(nq), by_kind[3];
     for (size_t i = 0; i < nq; ++i) {
       auto a = Clock::now();
@@ -185,6 +222,7 @@ int RunIndexBench(int argc, char** argv) {
       again[i] = std::chrono::duration<double, std::micro>(Clock::now() - a).count();
       by_kind[i % 3].push_back(mih_us[i]);
     }
+    const long faults_second = MinorFaults() - faults_ready - faults_first;
     const double cut1 = Percentile(mih_us, 0.99), cut2 = Percentile(again, 0.99);
     size_t slow1 = 0, slow_both = 0;
     for (size_t i = 0; i < nq; ++i) {
@@ -195,9 +233,12 @@ int RunIndexBench(int argc, char** argv) {
     }
     std::printf(
         "mih_tail p99_us_near_entry=%.1f p99_us_near_centre=%.1f p99_us_random=%.1f second_pass_p50_us=%.1f "
-        "second_pass_p99_us=%.1f slowest_1pct_slow_again=%zu/%zu\n",
+        "second_pass_p99_us=%.1f slowest_1pct_slow_again=%zu/%zu minor_faults_first=%ld "
+        "minor_faults_second=%ld "
+        "anon_huge_mib_ready=%ld anon_huge_mib_after_first=%ld prefault_s=%.3f prefault_sum=%llu\n",
         Percentile(by_kind[0], 0.99), Percentile(by_kind[1], 0.99), Percentile(by_kind[2], 0.99),
-        Percentile(again, 0.5), cut2, slow_both, slow1);
+        Percentile(again, 0.5), cut2, slow_both, slow1, faults_first, faults_second, huge_ready_kib / 1024,
+        huge_first_kib / 1024, prefault_s, static_cast<unsigned long long>(touched % 1000));
   }
   if (compare.find("scan") != std::string::npos) {
     std::printf(

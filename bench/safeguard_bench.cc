@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
       stderr,
       "usage: safeguard-bench hash [--corpus DIR] [--full-corpus DIR] [--rounds N] [--quick]\n"
       "       safeguard-bench index [--n N] [--dist uniform|clustered|zipf] [--queries Q] [--radius R]\n"
-      "                             [--compare scan,faiss,live] [--snapshot DIR]\n"
+      "                             [--compare scan,faiss,live] [--snapshot DIR] [--prefault yes|no]\n"
       "       safeguard-bench bank [--n N] [--dir DIR] [--withdrawals W] [--postgres CONNINFO]\n");
   return 2;
 }

@@ -49,6 +49,36 @@ TEST(LiveIndex, AddSearchRemove) {
   EXPECT_EQ(index.size(), 1u);
 }
 
+// Prefault (what Matcher::Open calls before reporting ready) only reads:
+// over a base with a delta on top, answers are the same before and after,
+// and the bytes it reads include the codes (all-ones codes make the sum
+// non-zero; all-zero ones would give 0).
+TEST(LiveIndex, PrefaultReadsEveryPartAndChangesNothing) {
+  LiveIndex empty;
+  EXPECT_EQ(empty.Prefault(), 0u);
+
+  LiveIndex index(LiveIndex::Options{.compact_threshold = 1000});
+  std::mt19937_64 rng(3);
+  std::vector<Code256> codes(3000);
+  std::vector<uint64_t> ids(codes.size());
+  for (size_t i = 0; i < codes.size(); ++i) {
+    codes[i] = RandomCode(rng);
+    ids[i] = i + 1;
+  }
+  codes[0] = Code256{{~0ull, ~0ull, ~0ull, ~0ull}};
+  ASSERT_TRUE(index.Add(codes, ids).ok());
+  index.WaitForCompaction();
+  const std::vector<Code256> more = {RandomCode(rng)};
+  const std::vector<uint64_t> more_ids = {99999};
+  ASSERT_TRUE(index.Add(more, more_ids).ok());  // stays in the delta
+  std::vector<Match> before, after;
+  index.RangeSearch(codes[17], 40, &before);
+  EXPECT_GT(index.Prefault(), 0u);
+  index.RangeSearch(codes[17], 40, &after);
+  EXPECT_EQ(Sorted(before), Sorted(after));
+  EXPECT_FALSE(after.empty());
+}
+
 TEST(LiveIndex, RefusesBadAdds) {
   LiveIndex index;
   std::mt19937_64 rng(2);

@@ -213,6 +213,16 @@ size_t LiveIndex::MemoryBytes() const {
   return bytes;
 }
 
+uint64_t LiveIndex::Prefault() const {
+  const std::shared_ptr<const State> s = Load();
+  uint64_t sum = s->base ? s->base->Prefault() : 0;
+  for (uint64_t id : *s->base_ids) sum += id & 1;  // sequential: one pass reads every page
+  for (const auto& chunk : s->delta) {
+    for (const Code256& c : chunk->codes) sum += c.w[0] & 1;
+  }
+  return sum;
+}
+
 void LiveIndex::SearchState(const State& s, const Code256& query, int radius, std::vector<Match>* out) const {
   if (s.base) {
     s.base->RangeSearch(query, radius, out);

@@ -349,6 +349,30 @@ void MihIndex::Build(std::span<const Code256> codes, std::span<const uint64_t> i
   for (std::thread& t : threads) t.join();
 }
 
+namespace {
+
+// Sums one byte of every 4 KiB page of [data, data + bytes).
+uint64_t TouchPages(const void* data, size_t bytes) {
+  constexpr size_t kPage = 4096;
+  const auto* p = static_cast<const volatile uint8_t*>(data);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < bytes; i += kPage) sum += p[i];
+  return sum;
+}
+
+}  // namespace
+
+uint64_t MihIndex::Prefault() const {
+  uint64_t sum = TouchPages(codes_.data(), codes_.size() * sizeof(Code256));
+  sum += TouchPages(ids_.data(), ids_.size() * sizeof(uint64_t));
+  for (const Table& t : tables_) {
+    sum += TouchPages(t.lines.data(), t.lines.size() * sizeof(OffsetLine));
+    sum += TouchPages(t.wide.data(), t.wide.size() * sizeof(uint32_t));
+    sum += TouchPages(t.rows.data(), t.rows.size() * sizeof(uint32_t));
+  }
+  return sum;
+}
+
 size_t MihIndex::MemoryBytes() const {
   size_t bytes = codes_.capacity() * sizeof(Code256) + ids_.capacity() * sizeof(uint64_t) +
                  families_.capacity() * sizeof(Family);

@@ -118,6 +118,12 @@ class Matcher {
   /// cursor it reflects. Returns kInvalidArgument if no path is configured.
   Status SaveSnapshot();
 
+  /// Touches every page of the PDQ index (see MihIndex::Prefault), so
+  /// memory left idle and reclaimed below the process (a virtual machine's
+  /// host does that) is back before queries need it. Open calls it before
+  /// returning; a server may call it periodically. Thread-safe.
+  void Prefault() const;
+
   /// The change-log cursor the indexes reflect.
   uint64_t cursor() const;
   /// Live PDQ entries and digest entries held.

@@ -101,6 +101,11 @@ class LiveIndex {
   /// writer's small bookkeeping).
   size_t MemoryBytes() const;
 
+  /// Touches every page of the current base and delta (MihIndex::Prefault)
+  /// and returns the sum of the bytes read. Thread-safe; readers and writers
+  /// carry on meanwhile.
+  uint64_t Prefault() const;
+
   /// Blocks until no background rebuild is running (tests, benchmarks).
   void WaitForCompaction();
 

@@ -90,6 +90,13 @@ class MihIndex {
   /// page touched) when Load returns.
   Status Load(const std::string& path, uint64_t* tag = nullptr);
 
+  /// Reads one byte of every 4 KiB page the index holds and returns the sum
+  /// (so the reads cannot be optimised away). Build and Load leave every
+  /// page written, but memory written long ago may no longer be at hand
+  /// (on a virtual machine the host may reclaim it); a caller about to
+  /// report ready calls this so the first queries do not pay for that.
+  uint64_t Prefault() const;
+
   /// Number of entries.
   size_t size() const { return codes_.size(); }
   /// Number of substring tables.
