@@ -10,6 +10,7 @@
 
 #include "bank_bench.h"
 #include "hash_bench.h"
+#include "http_load.h"
 #include "index_bench.h"
 
 int main(int argc, char** argv) {
@@ -19,11 +20,14 @@ int main(int argc, char** argv) {
     return safeguard::bench::RunIndexBench(argc - 2, argv + 2);
   if (argc >= 2 && std::strcmp(argv[1], "bank") == 0)
     return safeguard::bench::RunBankBench(argc - 2, argv + 2);
+  if (argc >= 2 && std::strcmp(argv[1], "http") == 0)
+    return safeguard::bench::RunHttpBench(argc - 2, argv + 2);
   std::fprintf(
       stderr,
       "usage: safeguard-bench hash [--corpus DIR] [--full-corpus DIR] [--rounds N] [--quick]\n"
       "       safeguard-bench index [--n N] [--dist uniform|clustered|zipf] [--queries Q] [--radius R]\n"
       "                             [--compare scan,faiss,live] [--snapshot DIR] [--prefault yes|no]\n"
-      "       safeguard-bench bank [--n N] [--dir DIR] [--withdrawals W] [--postgres CONNINFO]\n");
+      "       safeguard-bench bank [--n N] [--dir DIR] [--withdrawals W] [--postgres CONNINFO]\n"
+      "       safeguard-bench http --url http://HOST:PORT/path [--method GET|POST] [--rate R] ...\n");
   return 2;
 }
