@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "bank/bank_json.h"
 #include "json_output.h"
 #include "ordered_run.h"
 #include "path_walker.h"
@@ -23,20 +24,6 @@ namespace {
 int Fail(std::ostream& err, const Status& s) {
   err << "safeguard: " << s.message() << " (" << StatusCodeName(s.code()) << ")\n";
   return ExitCodeFor(s.code());
-}
-
-Json BankJson(const bank::Bank& b) {
-  Json j;
-  j["name"] = b.name;
-  j["category"] = std::string(bank::CategoryName(b.category));
-  j["distance"] = b.pdq_distance;
-  j["enabled"] = b.enabled;
-  j["source"] = b.source;
-  j["live_signals"] = b.live_signals;
-  j["total_signals"] = b.total_signals;
-  j["created_at_ms"] = b.created_at_ms;
-  j["updated_at_ms"] = b.updated_at_ms;
-  return j;
 }
 
 void AddStoreOptions(CLI::App* cmd, BankCommandArgs* args) {
@@ -58,7 +45,7 @@ int RunCreate(bank::Store* store, const BankCommandArgs& a, std::ostream& out, s
   bank::Bank b;
   s = store->CreateBank(spec, &b);
   if (!s.ok()) return Fail(err, s);
-  out << DumpJson(BankJson(b)) << '\n';
+  out << DumpJson(bank::BankJson(b)) << '\n';
   return 0;
 }
 
@@ -66,7 +53,7 @@ int RunList(bank::Store* store, std::ostream& out, std::ostream& err) {
   std::vector<bank::Bank> banks;
   Status s = store->ListBanks(&banks);
   if (!s.ok()) return Fail(err, s);
-  for (const bank::Bank& b : banks) out << DumpJson(BankJson(b)) << '\n';
+  for (const bank::Bank& b : banks) out << DumpJson(bank::BankJson(b)) << '\n';
   return 0;
 }
 
@@ -78,7 +65,7 @@ int RunUpdate(bank::Store* store, const BankCommandArgs& a, std::ostream& out, s
   bank::Bank b;
   Status s = store->UpdateBank(a.name, update, &b);
   if (!s.ok()) return Fail(err, s);
-  out << DumpJson(BankJson(b)) << '\n';
+  out << DumpJson(bank::BankJson(b)) << '\n';
   return 0;
 }
 
@@ -244,21 +231,6 @@ int RunFeedback(bank::Store* store, const BankCommandArgs& a, std::ostream& out,
   return 0;
 }
 
-Json HitJson(const bank::Hit& h, const std::vector<bank::Signal>& signals) {
-  Json j;
-  j["bank"] = h.bank_name;
-  j["category"] = std::string(bank::CategoryName(h.category));
-  j["signal_id"] = h.signal_id;
-  std::string external_id;
-  for (const bank::Signal& s : signals) {
-    if (s.id == h.signal_id) external_id = s.external_id;
-  }
-  j["external_id"] = external_id;
-  j["type"] = std::string(bank::SignalTypeName(h.type));
-  j["distance"] = h.distance;
-  return j;
-}
-
 // Hashes one file and matches it: the line `safeguard match` prints.
 std::string MatchOneFile(const std::string& path, hash::ImageHasher* hasher, bank::Matcher* matcher,
                          bank::Store* store, bool dihedral, bool* failed) {
@@ -297,11 +269,11 @@ std::string MatchOneFile(const std::string& path, hash::ImageHasher* hasher, ban
                            std::to_string(pdq::kMinMatchQuality) + "; matched on MD5 and SHA-256 only";
       }
       Json matches = Json::array();
-      for (const bank::Hit& hit : result.hits) matches.push_back(HitJson(hit, signals));
+      for (const bank::Hit& hit : result.hits) matches.push_back(bank::HitJson(hit, signals));
       j["matches"] = std::move(matches);
       if (!result.allowed.empty()) {
         Json allowed = Json::array();
-        for (const bank::Hit& hit : result.allowed) allowed.push_back(HitJson(hit, signals));
+        for (const bank::Hit& hit : result.allowed) allowed.push_back(bank::HitJson(hit, signals));
         j["allowed"] = std::move(allowed);
         j["suppressed"] = result.suppressed;
       }

@@ -7,8 +7,10 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "audit_command.h"
 #include "bank_command.h"
 #include "hash_command.h"
+#include "serve_command.h"
 
 namespace {
 
@@ -46,6 +48,10 @@ int main(int argc, char** argv) {
 
   safeguard::cli::BankCommandArgs bank_args;
   safeguard::cli::RegisterBankCommands(&app, &bank_args);
+  safeguard::cli::ServeCommandArgs serve_args;
+  safeguard::cli::RegisterServeCommands(&app, &serve_args);
+  safeguard::cli::AuditCommandArgs audit_args;
+  safeguard::cli::RegisterAuditCommands(&app, &audit_args);
 
   try {
     app.parse(argc, argv);
@@ -68,5 +74,7 @@ int main(int argc, char** argv) {
   int exit_code = 2;
   if (safeguard::cli::RunBankCommands(app, bank_args, std::cin, std::cout, std::cerr, &exit_code))
     return exit_code;
+  if (safeguard::cli::RunServeCommands(app, serve_args, std::cout, std::cerr, &exit_code)) return exit_code;
+  if (safeguard::cli::RunAuditCommands(app, audit_args, std::cout, std::cerr, &exit_code)) return exit_code;
   return 2;
 }

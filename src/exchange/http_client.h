@@ -1,9 +1,11 @@
 // Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
 //
-// The one HTTP client of the exchange sync code: a blocking GET or POST over
-// libcurl with a hard timeout and a cap on the response body, so a slow or
-// hostile server can neither hang a sync nor make it allocate without bound.
-// Internal to src/exchange: this is the only file pair that knows about curl.
+// The one HTTP client of the exchange sync code and of the webhook deliverer
+// (src/server/outbox_delivery.cc): a blocking GET or POST over libcurl with a
+// hard timeout and a cap on the response body, so a slow or hostile server
+// can neither hang a sync or a delivery nor make it allocate without bound.
+// Internal (not a public header): this is the only file pair that knows
+// about curl.
 //
 // Thread-safety: HttpFetch may be called from any number of threads at once
 // (each call uses its own curl handle; global initialisation runs once).

@@ -1,0 +1,194 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+
+#include "config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace safeguard::server {
+namespace {
+
+using Json = nlohmann::json;
+
+Status Bad(const std::string& key, const std::string& what) {
+  return Status::InvalidArgument("configuration: " + key + ": " + what);
+}
+
+Status Unknown(const std::string& where, const std::string& key, const char* accepted) {
+  return Status::InvalidArgument("configuration: unknown key " + where + key + " (accepted: " + accepted +
+                                 ")");
+}
+
+Status GetInt(const Json& v, const std::string& key, int64_t lo, int64_t hi, int64_t* out) {
+  if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi) {
+    return Bad(key, "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+  }
+  *out = v.get<int64_t>();
+  return Status::Ok();
+}
+
+Status GetString(const Json& v, const std::string& key, std::string* out) {
+  if (!v.is_string() || v.get<std::string>().empty()) return Bad(key, "must be a non-empty string");
+  *out = v.get<std::string>();
+  return Status::Ok();
+}
+
+Status ParseWebhook(const Json& j, size_t i, WebhookEndpoint* e) {
+  const std::string where = "webhooks.endpoints[" + std::to_string(i) + "].";
+  if (!j.is_object()) return Bad(where, "must be an object");
+  std::string secret_env, secret_file;
+  for (const auto& [k, v] : j.items()) {
+    Status s;
+    if (k == "name") {
+      s = GetString(v, where + k, &e->name);
+    } else if (k == "url") {
+      s = GetString(v, where + k, &e->url);
+    } else if (k == "secret_env") {
+      s = GetString(v, where + k, &secret_env);
+    } else if (k == "secret_file") {
+      s = GetString(v, where + k, &secret_file);
+    } else if (k == "events") {
+      if (!v.is_array()) return Bad(where + k, "must be a list of event types");
+      for (const auto& ev : v) {
+        if (!ev.is_string()) return Bad(where + k, "must be a list of event types");
+        e->events.push_back(ev.get<std::string>());
+      }
+    } else {
+      return Unknown(where, k, "name, url, secret_env, secret_file, events");
+    }
+    if (!s.ok()) return s;
+  }
+  if (e->name.empty() || e->url.empty()) return Bad(where, "needs a name and a url");
+  if (secret_env.empty() == secret_file.empty()) {
+    return Bad(where, "needs exactly one of secret_env (an environment variable) or secret_file");
+  }
+  if (!secret_env.empty()) {
+    const char* value = std::getenv(secret_env.c_str());
+    if (value == nullptr || *value == '\0') {
+      return Bad(where + "secret_env", "the environment variable " + secret_env + " is not set");
+    }
+    e->secret = value;
+  } else {
+    std::ifstream in(secret_file, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string secret = ss.str();
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    if (!in || secret.empty()) return Bad(where + "secret_file", "cannot read a secret from " + secret_file);
+    e->secret = secret;
+  }
+  if (e->events.empty()) e->events = DefaultWebhookEvents();
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::vector<std::string> DefaultWebhookEvents() {
+  return {"decision.block", "decision.quarantine", "decision.review"};
+}
+
+Status ParseServerConfig(const std::string& text, ServerConfig* config) {
+  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::InvalidArgument("configuration: not a JSON object (docs/server.md shows the format)");
+  }
+  ServerConfig c;
+  int64_t n = 0;
+  for (const auto& [key, v] : j.items()) {
+    Status s;
+    if (key == "listen") {
+      s = GetString(v, key, &c.listen);
+    } else if (key == "threads") {
+      s = GetInt(v, key, 0, 256, &n);
+      c.threads = static_cast<int>(n);
+    } else if (key == "tls") {
+      if (!v.is_object()) return Bad(key, "must be an object with cert and key");
+      for (const auto& [k, f] : v.items()) {
+        if (k == "cert") {
+          s = GetString(f, "tls.cert", &c.tls_cert_file);
+        } else if (k == "key") {
+          s = GetString(f, "tls.key", &c.tls_key_file);
+        } else {
+          return Unknown("tls.", k, "cert, key");
+        }
+        if (!s.ok()) return s;
+      }
+    } else if (key == "limits") {
+      if (!v.is_object()) return Bad(key, "must be an object");
+      for (const auto& [k, f] : v.items()) {
+        if (k == "max_body_bytes") {
+          s = GetInt(f, "limits." + k, 1024, int64_t{4} << 30, &n);
+          c.max_body_bytes = static_cast<size_t>(n);
+        } else if (k == "max_pixels") {
+          s = GetInt(f, "limits." + k, 1, int64_t{1} << 34, &n);
+          c.max_pixels = static_cast<uint64_t>(n);
+        } else if (k == "request_timeout_s") {
+          s = GetInt(f, "limits." + k, 1, 3600, &n);
+          c.request_timeout_s = static_cast<int>(n);
+        } else {
+          return Unknown("limits.", k, "max_body_bytes, max_pixels, request_timeout_s");
+        }
+        if (!s.ok()) return s;
+      }
+    } else if (key == "policy") {
+      s = policy::ParsePolicy(v.dump(), &c.policy);
+      if (!s.ok()) return Status::InvalidArgument("configuration: " + s.message());
+    } else if (key == "webhooks") {
+      if (!v.is_object()) return Bad(key, "must be an object with endpoints");
+      for (const auto& [k, f] : v.items()) {
+        if (k == "endpoints") {
+          if (!f.is_array()) return Bad("webhooks.endpoints", "must be a list");
+          for (size_t i = 0; i < f.size(); ++i) {
+            WebhookEndpoint e;
+            s = ParseWebhook(f[i], i, &e);
+            if (!s.ok()) return s;
+            c.webhooks.push_back(std::move(e));
+          }
+        } else if (k == "timeout_ms") {
+          s = GetInt(f, "webhooks." + k, 1, 600000, &n);
+          c.webhook_timeout_ms = static_cast<int>(n);
+        } else if (k == "max_attempts") {
+          s = GetInt(f, "webhooks." + k, 0, 1000000, &n);
+          c.webhook_max_attempts = static_cast<int>(n);
+        } else {
+          return Unknown("webhooks.", k, "endpoints, timeout_ms, max_attempts");
+        }
+        if (!s.ok()) return s;
+      }
+    } else if (key == "index") {
+      if (!v.is_object()) return Bad(key, "must be an object");
+      for (const auto& [k, f] : v.items()) {
+        if (k == "snapshot") {
+          if (!f.is_boolean()) return Bad("index.snapshot", "must be true or false");
+          c.snapshot = f.get<bool>();
+        } else if (k == "refresh_interval_ms") {
+          s = GetInt(f, "index." + k, 10, 3600000, &n);
+          c.refresh_interval_ms = static_cast<int>(n);
+        } else {
+          return Unknown("index.", k, "snapshot, refresh_interval_ms");
+        }
+        if (!s.ok()) return s;
+      }
+    } else {
+      return Unknown("", key, "listen, threads, tls, limits, policy, webhooks, index");
+    }
+    if (!s.ok()) return s;
+  }
+  c.canonical_json = j.dump();  // nlohmann::json keeps keys sorted; secrets are only referenced
+  *config = std::move(c);
+  return Status::Ok();
+}
+
+Status LoadServerConfig(const std::string& path, ServerConfig* config) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("configuration file " + path + " cannot be read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Status s = ParseServerConfig(ss.str(), config);
+  if (!s.ok()) return Status::InvalidArgument(path + ": " + s.message());
+  return Status::Ok();
+}
+
+}  // namespace safeguard::server

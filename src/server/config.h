@@ -1,0 +1,57 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+//
+// The server's configuration file (JSON, docs/server.md): listening, limits,
+// the policy, webhook endpoints and index options. Secrets are never in the
+// file itself: a webhook names the environment variable or file that holds
+// its secret.
+
+#ifndef SAFEGUARD_SRC_SERVER_CONFIG_H_
+#define SAFEGUARD_SRC_SERVER_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "safeguard/common/status.h"
+#include "safeguard/policy/policy.h"
+#include "safeguard/server/webhooks.h"
+
+namespace safeguard::server {
+
+/// Everything the configuration file can set, with the defaults in force
+/// when it does not.
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";
+  int threads = 0;  ///< 0: one per core.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  size_t max_body_bytes = size_t{64} << 20;
+  uint64_t max_pixels = 100'000'000;
+  int request_timeout_s = 60;
+  policy::Policy policy = policy::DefaultPolicy();
+  /// Secrets resolved.
+  std::vector<WebhookEndpoint> webhooks;
+  int webhook_timeout_ms = 5000;
+  int webhook_max_attempts = 0;
+  bool snapshot = true;
+  int refresh_interval_ms = 1000;
+  /// The file's content with secrets left as their references, canonical
+  /// (keys sorted): what the audit log records as the configuration.
+  std::string canonical_json = "{}";
+};
+
+/// The event types a webhook endpoint with no `events` list receives: every
+/// decision but `allow` (a platform rarely wants a request per clean upload).
+std::vector<std::string> DefaultWebhookEvents();
+
+/// Parses configuration text into *config (starting from the defaults).
+/// Returns kInvalidArgument naming the key for unknown keys, wrong types,
+/// bad values, or a webhook secret whose variable or file is missing.
+Status ParseServerConfig(const std::string& text, ServerConfig* config);
+
+/// Reads and parses the file at `path`; kNotFound if it does not exist.
+Status LoadServerConfig(const std::string& path, ServerConfig* config);
+
+}  // namespace safeguard::server
+
+#endif  // SAFEGUARD_SRC_SERVER_CONFIG_H_

@@ -1,0 +1,724 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+//
+// The routes of API v1 (docs/openapi.json). Each route checks its scope,
+// calls the same library function as the CLI command that does the same
+// thing, and answers JSON; every failure is {"error":{"code","message"}}
+// with the status HttpStatusFor gives.
+
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "bank/bank_json.h"
+#include "common/sqlite.h"
+#include "multipart.h"
+#include "openapi_json.h"
+#include "safeguard/exchange/bank_io.h"
+#include "safeguard/hash/digest.h"
+#include "safeguard/index/hamming.h"
+#include "safeguard/policy/scan.h"
+#include "service.h"
+
+namespace safeguard::server {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+void JsonResponse(HttpResponse* res, int status, const Json& j) {
+  res->status = status;
+  res->content_type = "application/json";
+  res->body = Dump(j);
+}
+
+void ErrorResponse(HttpResponse* res, const Status& s) {
+  Json e;
+  e["error"]["code"] = std::string(StatusCodeName(s.code()));
+  e["error"]["message"] = s.message();
+  JsonResponse(res, HttpStatusFor(s.code()), e);
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
+      out += static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return out;
+}
+
+// The query's parameters, decoded, in order.
+std::vector<std::pair<std::string, std::string>> QueryParams(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t start = 0;
+  while (start < query.size()) {
+    size_t amp = query.find('&', start);
+    if (amp == std::string_view::npos) amp = query.size();
+    const std::string_view kv = query.substr(start, amp - start);
+    const size_t eq = kv.find('=');
+    if (!kv.empty()) {
+      out.emplace_back(PercentDecode(kv.substr(0, eq)),
+                       eq == std::string_view::npos ? "" : PercentDecode(kv.substr(eq + 1)));
+    }
+    start = amp + 1;
+  }
+  return out;
+}
+
+std::string Param(const std::vector<std::pair<std::string, std::string>>& params, std::string_view name) {
+  for (const auto& [k, v] : params) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+bool Truthy(const std::string& v) { return v == "1" || v == "true" || v == "yes"; }
+
+std::vector<std::string> SplitPath(std::string_view path) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start < path.size()) {
+    if (path[start] == '/') {
+      ++start;
+      continue;
+    }
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    parts.push_back(PercentDecode(path.substr(start, slash - start)));
+    start = slash;
+  }
+  return parts;
+}
+
+Status ParseBody(const HttpRequest& req, nlohmann::json* j) {
+  *j = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (j->is_discarded() || !j->is_object())
+    return Status::InvalidArgument("the request body must be a JSON object");
+  return Status::Ok();
+}
+
+std::string PdqHex(const pdq::Hash256& h) {
+  char buf[65];
+  h.ToHex(buf);
+  return std::string(buf, 64);
+}
+
+void AddMatches(const bank::MatchResult& r, const std::vector<bank::Signal>& signals, Json* j) {
+  Json matches = Json::array();
+  for (const bank::Hit& h : r.hits) matches.push_back(bank::HitJson(h, signals));
+  (*j)["matches"] = std::move(matches);
+  if (!r.allowed.empty()) {
+    Json allowed = Json::array();
+    for (const bank::Hit& h : r.allowed) allowed.push_back(bank::HitJson(h, signals));
+    (*j)["allowed"] = std::move(allowed);
+    (*j)["suppressed"] = r.suppressed;
+  }
+}
+
+// The uploaded file: the raw body, or the file part of a multipart form.
+Status UploadedBytes(const HttpRequest& req, std::string_view* bytes) {
+  const std::string_view type = req.Header("content-type");
+  if (type.substr(0, 19) == "multipart/form-data") return ExtractMultipartFile(type, req.body, bytes);
+  *bytes = req.body;
+  return Status::Ok();
+}
+
+std::string NewDecisionId(int64_t now_ms) {
+  // Time first, so ids sort by time; 64 random bits after it.
+  uint8_t r[8];
+  if (RAND_bytes(r, sizeof r) != 1) return "";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "d_%012llx", static_cast<unsigned long long>(now_ms));
+  return buf + hash::ToHex(std::span<const uint8_t>(r, sizeof r));
+}
+
+Status RequireMethod(const HttpRequest& req, std::initializer_list<const char*> allowed) {
+  for (const char* m : allowed) {
+    if (req.method == m) return Status::Ok();
+  }
+  std::string list;
+  for (const char* m : allowed) list += (list.empty() ? "" : ", ") + std::string(m);
+  return Status::InvalidArgument("method " + req.method + " is not allowed here (allowed: " + list + ")");
+}
+
+}  // namespace
+
+void Service::Handle(const HttpRequest& request, HttpResponse* response) {
+  const auto t0 = std::chrono::steady_clock::now();
+  size_t route = Metrics::RouteIndex("other");
+  Route(request, response, &route);
+  metrics_.Request(route, response->status,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+Status Service::Authorize(const HttpRequest& req, uint32_t scope, ApiKey* key, bool* unauthenticated) {
+  std::string_view auth = req.Header("authorization");
+  std::string_view token;
+  if (auth.size() > 7 && (auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer "))
+    token = auth.substr(7);
+  Status s = keys_->Authenticate(token, key);
+  if (!s.ok()) {
+    *unauthenticated = s.code() == StatusCode::kPermissionDenied;
+    return s;
+  }
+  if ((key->scopes & (scope | kScopeAdmin)) == 0) {
+    return Status::PermissionDenied("this API key lacks the '" + ScopesText(scope) + "' scope (it has " +
+                                    ScopesText(key->scopes) + ")");
+  }
+  return Status::Ok();
+}
+
+void Service::Route(const HttpRequest& req, HttpResponse* res, size_t* route) {
+  const std::vector<std::string> parts = SplitPath(req.path);
+  Status s;
+  ApiKey key;
+  bool unauthenticated = false;
+  auto with_scope = [&](uint32_t scope) {
+    s = Authorize(req, scope, &key, &unauthenticated);
+    return s.ok();
+  };
+  if (parts.size() == 1 && (parts[0] == "healthz" || parts[0] == "readyz")) {
+    *route = Metrics::RouteIndex("health");
+    if (parts[0] == "healthz") return JsonResponse(res, 200, Json{{"status", "ok"}});
+    s = Readyz(res);
+  } else if (parts.size() == 1 && parts[0] == "metrics") {
+    *route = Metrics::RouteIndex("metrics");
+    return MetricsText(res);
+  } else if (parts.size() < 2 || parts[0] != "v1") {
+    s = Status::NotFound("no such endpoint: " + req.path + " (see /v1/openapi.json)");
+  } else if (parts.size() == 2 && parts[1] == "openapi.json") {
+    *route = Metrics::RouteIndex("openapi");
+    res->status = 200;
+    res->body = kOpenApiJson;
+    return;
+  } else if (parts.size() == 2 && parts[1] == "scan") {
+    *route = Metrics::RouteIndex("scan");
+    s = RequireMethod(req, {"POST"});
+    if (s.ok() && with_scope(kScopeScan)) s = Scan(req, key, res);
+  } else if (parts.size() == 2 && parts[1] == "hash") {
+    *route = Metrics::RouteIndex("hash");
+    s = RequireMethod(req, {"POST"});
+    if (s.ok() && with_scope(kScopeScan)) s = HashOnly(req, res);
+  } else if (parts.size() == 2 && parts[1] == "lookup") {
+    *route = Metrics::RouteIndex("lookup");
+    s = RequireMethod(req, {"GET"});
+    if (s.ok() && with_scope(kScopeScan)) s = Lookup(req, res);
+  } else if (parts.size() == 3 && parts[1] == "decisions") {
+    *route = Metrics::RouteIndex("decisions");
+    s = RequireMethod(req, {"GET"});
+    if (s.ok() && with_scope(kScopeReview)) s = GetDecision(parts[2], res);
+  } else if (parts[1] == "banks") {
+    *route = Metrics::RouteIndex("banks");
+    if (with_scope(kScopeCurate)) s = Banks(req, key, parts, res, route);
+  } else {
+    s = Status::NotFound("no such endpoint: " + req.path + " (see /v1/openapi.json)");
+  }
+  if (s.ok()) return;
+  ErrorResponse(res, s);
+  if (unauthenticated) {
+    // No key, or not one of ours: 401 with the challenge; a known key
+    // without the scope stays 403.
+    res->status = 401;
+    res->headers.emplace_back("WWW-Authenticate", "Bearer");
+  }
+}
+
+Status Service::Readyz(HttpResponse* res) {
+  std::shared_ptr<bank::Matcher> m;
+  Status s = Matcher(&m);
+  if (!s.ok()) return s;
+  JsonResponse(
+      res, 200,
+      Json{{"ready", true}, {"pdq_entries", m->pdq_entries()}, {"digest_entries", m->digest_entries()}});
+  return Status::Ok();
+}
+
+void Service::MetricsText(HttpResponse* res) {
+  std::vector<std::pair<std::string, std::pair<std::string, double>>> gauges;
+  std::shared_ptr<bank::Matcher> m;
+  const bool loaded = Matcher(&m).ok();
+  gauges.push_back({"safeguard_ready", {"1 when the index is loaded.", loaded ? 1.0 : 0.0}});
+  gauges.push_back({"safeguard_index_pdq_entries",
+                    {"Live PDQ signals in the index.", loaded ? double(m->pdq_entries()) : 0.0}});
+  gauges.push_back(
+      {"safeguard_index_digest_entries",
+       {"Live MD5 and SHA-256 signals in the index.", loaded ? double(m->digest_entries()) : 0.0}});
+  OutboxStats os;
+  if (outbox_ && outbox_->Stats(&os).ok()) {
+    gauges.push_back(
+        {"safeguard_webhook_backlog", {"Webhook events waiting for delivery.", double(os.pending)}});
+    gauges.push_back({"safeguard_webhook_failed", {"Webhook events given up on.", double(os.failed)}});
+    gauges.push_back({"safeguard_webhook_delivered", {"Webhook events delivered.", double(os.delivered)}});
+  }
+  res->status = 200;
+  res->content_type = "text/plain; version=0.0.4; charset=utf-8";
+  res->body = metrics_.Render(gauges);
+}
+
+Status Service::HashOnly(const HttpRequest& req, HttpResponse* res) {
+  std::string_view bytes;
+  Status s = UploadedBytes(req, &bytes);
+  if (!s.ok()) return s;
+  if (bytes.empty()) return Status::InvalidArgument("the request body is empty: send the image bytes");
+  std::unique_ptr<hash::ImageHasher> hasher = TakeHasher();
+  hash::FileHashes h;
+  const auto data = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  s = hasher->HashBytes(data, &h);
+  ReturnHasher(std::move(hasher));
+  if (!s.ok()) return s;
+  Json j;
+  j["pdq"] = PdqHex(h.pdq.hash);
+  j["quality"] = h.pdq.quality;
+  j["md5"] = hash::ToHex(h.md5);
+  j["sha256"] = hash::ToHex(h.sha256);
+  j["width"] = h.width;
+  j["height"] = h.height;
+  if (config_.policy.dihedral) {
+    Json d = Json::array();
+    for (const pdq::Hash256& x : h.pdq.dihedral) d.push_back(PdqHex(x));
+    j["dihedral"] = std::move(d);
+  }
+  JsonResponse(res, 200, j);
+  return Status::Ok();
+}
+
+Status Service::Scan(const HttpRequest& req, const ApiKey& key, HttpResponse* res) {
+  std::shared_ptr<bank::Matcher> matcher;
+  Status s = Matcher(&matcher);
+  if (!s.ok()) return s;
+  std::string_view bytes;
+  s = UploadedBytes(req, &bytes);
+  if (!s.ok()) return s;
+  if (bytes.empty()) return Status::InvalidArgument("the request body is empty: send the upload's bytes");
+  const auto params = QueryParams(req.query);
+  const std::string content_id = Param(params, "content_id");
+  if (content_id.size() > 256) return Status::InvalidArgument("content_id is longer than 256 characters");
+
+  policy::ScanResult r;
+  std::unique_ptr<hash::ImageHasher> hasher = TakeHasher();
+  s = policy::ScanBytes(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), hasher.get(),
+      *matcher, store_.get(), config_.policy, &r);
+  ReturnHasher(std::move(hasher));
+  if (!s.ok()) return s;
+
+  const int64_t now = NowMs();
+  const std::string id = NewDecisionId(now);
+  if (id.empty()) return Status::Internal("the system's random generator failed");
+  const policy::Decision& d = r.decision;
+  Json j;
+  j["decision_id"] = id;
+  j["action"] = std::string(policy::ActionName(d.action));
+  j["actions"] = Json{{"block", d.actions.block},
+                      {"quarantine", d.actions.quarantine},
+                      {"review", d.actions.review},
+                      {"report", d.actions.report}};
+  Json reasons = Json::array();
+  for (const policy::Reason& why : d.reasons) {
+    Json w{{"kind", why.kind}};
+    if (why.kind == "match") w["category"] = std::string(bank::CategoryName(why.category));
+    reasons.push_back(std::move(w));
+  }
+  j["reasons"] = std::move(reasons);
+  if (!content_id.empty()) j["content_id"] = content_id;
+  Json hashes;
+  if (r.decode_status.ok()) {
+    hashes["pdq"] = PdqHex(r.hashes.pdq.hash);
+    hashes["quality"] = r.hashes.pdq.quality;
+  }
+  hashes["md5"] = hash::ToHex(r.hashes.md5);
+  hashes["sha256"] = hash::ToHex(r.hashes.sha256);
+  j["hashes"] = std::move(hashes);
+  j["decoded"] = r.decode_status.ok();
+  if (!r.decode_status.ok()) {
+    j["decode_error"] = Json{{"code", std::string(StatusCodeName(r.decode_status.code()))},
+                             {"message", r.decode_status.message()}};
+  }
+  j["pdq_matched"] = r.pdq_matched;
+  AddMatches(r.matches, r.signals, &j);
+  j["policy_version"] = policy_version_;
+  j["time"] = audit::FormatTimeMs(now);
+  const std::string record = Dump(j);
+
+  // The decision, its audit record and its webhook events: one transaction,
+  // committed before the client hears of the decision.
+  nlohmann::json audit_details;
+  audit_details["action"] = std::string(policy::ActionName(d.action));
+  audit_details["content_id"] = content_id;
+  audit_details["sha256"] = hash::ToHex(r.hashes.sha256);
+  audit_details["policy_version"] = policy_version_;
+  nlohmann::json hit_ids = nlohmann::json::array();
+  for (const bank::Hit& h : r.matches.hits) hit_ids.push_back(h.signal_id);
+  audit_details["signal_ids"] = std::move(hit_ids);
+  {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    s = db_->Exec("BEGIN IMMEDIATE");
+    if (!s.ok()) return s;
+    {
+      sqlite::Stmt ins(db_.get(),
+                       "INSERT INTO decisions (id, time_ms, actor, content_id, action, record) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      ins.Text(1, id);
+      ins.Int(2, now);
+      ins.Text(3, "key:" + key.id);
+      ins.Text(4, content_id);
+      ins.Text(5, policy::ActionName(d.action));
+      ins.Text(6, record);
+      s = ins.Run();
+    }
+    if (s.ok()) {
+      s = audit_->Append(audit::Event{.actor = "key:" + key.id,
+                                      .action = "decision",
+                                      .subject = id,
+                                      .details_json = audit_details.dump()},
+                         nullptr);
+    }
+    if (s.ok())
+      s = outbox_->Enqueue(db_.get(), "decision." + std::string(policy::ActionName(d.action)), id, record);
+    if (s.ok()) s = db_->Exec("COMMIT");
+    if (!s.ok()) {
+      db_->Exec("ROLLBACK");
+      return s;
+    }
+  }
+  outbox_->Wake();
+  metrics_.Decision(static_cast<size_t>(d.action));
+  for (const bank::Hit& h : r.matches.hits) metrics_.Match(static_cast<size_t>(h.category));
+  for (const bank::Hit& h : r.matches.allowed) metrics_.Match(static_cast<size_t>(h.category));
+  res->status = 200;
+  res->body = record;
+  return Status::Ok();
+}
+
+Status Service::Lookup(const HttpRequest& req, HttpResponse* res) {
+  std::shared_ptr<bank::Matcher> matcher;
+  Status s = Matcher(&matcher);
+  if (!s.ok()) return s;
+  const auto params = QueryParams(req.query);
+  std::vector<index::Code256> codes;
+  bank::MatchQuery q;
+  bool any = false;
+  for (const auto& [k, v] : params) {
+    std::vector<uint8_t> raw;
+    if (k == "pdq") {
+      s = bank::ParseSignalValue(SignalType::kPdq, v, &raw);
+      if (!s.ok()) return Status::InvalidArgument("pdq: " + s.message());
+      codes.push_back(bank::CodeFromPdqValue(raw));
+      any = true;
+    } else if (k == "md5") {
+      s = bank::ParseSignalValue(SignalType::kMd5, v, &raw);
+      if (!s.ok()) return Status::InvalidArgument("md5: " + s.message());
+      std::array<uint8_t, 16> d;
+      std::copy(raw.begin(), raw.end(), d.begin());
+      q.md5 = d;
+      any = true;
+    } else if (k == "sha256") {
+      s = bank::ParseSignalValue(SignalType::kSha256, v, &raw);
+      if (!s.ok()) return Status::InvalidArgument("sha256: " + s.message());
+      std::array<uint8_t, 32> d;
+      std::copy(raw.begin(), raw.end(), d.begin());
+      q.sha256 = d;
+      any = true;
+    } else {
+      return Status::InvalidArgument("unknown parameter " + k + " (accepted: pdq, md5, sha256)");
+    }
+  }
+  if (!any) return Status::InvalidArgument("give at least one of pdq=, md5=, sha256= (hex)");
+  if (codes.size() > 8)
+    return Status::InvalidArgument("at most 8 pdq= values (an image's dihedral set) per lookup");
+  q.pdq = codes;
+  bank::MatchResult r;
+  s = matcher->Match(q, &r);
+  if (!s.ok()) return s;
+  std::vector<bank::Signal> signals;
+  std::vector<uint64_t> ids;
+  for (const bank::Hit& h : r.hits) ids.push_back(h.signal_id);
+  for (const bank::Hit& h : r.allowed) ids.push_back(h.signal_id);
+  if (!ids.empty()) {
+    s = store_->GetSignals(ids, &signals);
+    if (!s.ok()) return s;
+  }
+  for (const bank::Hit& h : r.hits) metrics_.Match(static_cast<size_t>(h.category));
+  Json j;
+  AddMatches(r, signals, &j);
+  JsonResponse(res, 200, j);
+  return Status::Ok();
+}
+
+Status Service::GetDecision(const std::string& id, HttpResponse* res) {
+  std::lock_guard<std::mutex> lock(db_mu_);
+  sqlite::Stmt q(db_.get(), "SELECT record FROM decisions WHERE id = ?1");
+  q.Text(1, id);
+  bool row;
+  Status s = q.Step(&row);
+  if (!s.ok()) return s;
+  if (!row) return Status::NotFound("no decision with id " + id);
+  res->status = 200;
+  res->body = std::string(q.ColumnText(0));
+  return Status::Ok();
+}
+
+Status Service::AuditChange(const ApiKey& key, const std::string& action, const std::string& subject,
+                            const std::string& details_json) {
+  std::lock_guard<std::mutex> lock(db_mu_);
+  return audit_->Append(
+      audit::Event{
+          .actor = "key:" + key.id, .action = action, .subject = subject, .details_json = details_json},
+      nullptr);
+}
+
+Status Service::Banks(const HttpRequest& req, const ApiKey& key, const std::vector<std::string>& parts,
+                      HttpResponse* res, size_t* route) {
+  Status s;
+  nlohmann::json body;
+  // /v1/banks
+  if (parts.size() == 2) {
+    s = RequireMethod(req, {"GET", "POST"});
+    if (!s.ok()) return s;
+    if (req.method == "GET") {
+      std::vector<bank::Bank> banks;
+      s = store_->ListBanks(&banks);
+      if (!s.ok()) return s;
+      Json list = Json::array();
+      for (const bank::Bank& b : banks) list.push_back(bank::BankJson(b));
+      JsonResponse(res, 200, Json{{"banks", std::move(list)}});
+      return Status::Ok();
+    }
+    s = ParseBody(req, &body);
+    if (!s.ok()) return s;
+    bank::BankSpec spec;
+    for (const auto& [k, v] : body.items()) {
+      if (k == "name" && v.is_string()) {
+        spec.name = v.get<std::string>();
+      } else if (k == "category" && v.is_string()) {
+        s = bank::ParseCategory(v.get<std::string>(), &spec.category);
+        if (!s.ok()) return s;
+      } else if (k == "distance" && v.is_number_integer()) {
+        spec.pdq_distance = v.get<int>();
+      } else if (k == "enabled" && v.is_boolean()) {
+        spec.enabled = v.get<bool>();
+      } else if (k == "source" && v.is_string()) {
+        spec.source = v.get<std::string>();
+      } else {
+        return Status::InvalidArgument(
+            "bank: unknown key or wrong type: " + k +
+            " (name: string, category: string, distance: integer, enabled: boolean, "
+            "source: string)");
+      }
+    }
+    bank::Bank b;
+    s = store_->CreateBank(spec, &b);
+    if (!s.ok()) return s;
+    s = AuditChange(key, "bank.create", b.name, Dump(bank::BankJson(b)));
+    if (!s.ok()) return s;
+    JsonResponse(res, 201, bank::BankJson(b));
+    return Status::Ok();
+  }
+  const std::string& name = parts[2];
+  *route = Metrics::RouteIndex("bank");
+  // /v1/banks/{name}
+  if (parts.size() == 3) {
+    s = RequireMethod(req, {"GET", "PATCH", "DELETE"});
+    if (!s.ok()) return s;
+    bank::Bank b;
+    if (req.method == "GET") {
+      s = store_->GetBank(name, &b);
+      if (!s.ok()) return s;
+      JsonResponse(res, 200, bank::BankJson(b));
+      return Status::Ok();
+    }
+    if (req.method == "DELETE") {
+      uint64_t withdrawn = 0;
+      s = store_->DeleteBank(name, &withdrawn);
+      if (!s.ok()) return s;
+      s = RefreshNow();
+      if (s.ok()) s = AuditChange(key, "bank.delete", name, Dump(Json{{"withdrawn", withdrawn}}));
+      if (!s.ok()) return s;
+      JsonResponse(res, 200, Json{{"deleted", name}, {"withdrawn", withdrawn}});
+      return Status::Ok();
+    }
+    s = ParseBody(req, &body);
+    if (!s.ok()) return s;
+    bank::BankUpdate update;
+    for (const auto& [k, v] : body.items()) {
+      if (k == "distance" && v.is_number_integer()) {
+        update.pdq_distance = v.get<int>();
+      } else if (k == "enabled" && v.is_boolean()) {
+        update.enabled = v.get<bool>();
+      } else {
+        return Status::InvalidArgument("bank update: unknown key or wrong type: " + k +
+                                       " (distance: integer, enabled: boolean)");
+      }
+    }
+    s = store_->UpdateBank(name, update, &b);
+    if (!s.ok()) return s;
+    s = RefreshNow();
+    if (s.ok()) s = AuditChange(key, "bank.update", name, Dump(bank::BankJson(b)));
+    if (!s.ok()) return s;
+    JsonResponse(res, 200, bank::BankJson(b));
+    return Status::Ok();
+  }
+  if (parts.size() != 4) return Status::NotFound("no such endpoint: " + req.path + " (see /v1/openapi.json)");
+  s = RequireMethod(req, {"POST"});
+  if (!s.ok()) return s;
+  const std::string& what = parts[3];
+  const auto params = QueryParams(req.query);
+  if (what == "import") {
+    *route = Metrics::RouteIndex("import");
+    exchange::ImportOptions io;
+    const std::string format = Param(params, "format");
+    if (!format.empty() && !exchange::ParseFormat(format, &io.read.format)) {
+      return Status::InvalidArgument("format must be csv, jsonl, pdq or auto");
+    }
+    io.read.skip_invalid = Truthy(Param(params, "skip_invalid"));
+    io.source_list = Param(params, "source_list");
+    if (io.source_list.empty()) io.source_list = "http-import";
+    io.source_version = Param(params, "source_version");
+    std::istringstream in(req.body);
+    exchange::ImportResult result;
+    s = exchange::ImportHashList(store_.get(), name, in, io, &result);
+    Json j;
+    j["bank"] = name;
+    j["lines"] = result.report.lines;
+    j["added"] = result.applied.added;
+    j["duplicates"] = result.applied.duplicates;
+    Json errors = Json::array();
+    for (const auto& e : result.report.errors)
+      errors.push_back(Json{{"line", e.line}, {"message", e.message}});
+    j["invalid"] = std::move(errors);
+    if (!s.ok()) {
+      Json e;
+      e["error"]["code"] = std::string(StatusCodeName(s.code()));
+      e["error"]["message"] = s.message();
+      e["error"]["invalid"] = j["invalid"];
+      JsonResponse(res, HttpStatusFor(s.code()), e);
+      return Status::Ok();
+    }
+    s = RefreshNow();
+    if (s.ok()) {
+      s = AuditChange(key, "signals.import", name,
+                      Dump(Json{{"added", result.applied.added},
+                                {"duplicates", result.applied.duplicates},
+                                {"source_list", io.source_list},
+                                {"source_version", io.source_version}}));
+    }
+    if (!s.ok()) return s;
+    JsonResponse(res, 200, j);
+    return Status::Ok();
+  }
+  s = ParseBody(req, &body);
+  if (!s.ok()) return s;
+  if (what == "signals") {
+    *route = Metrics::RouteIndex("signals");
+    auto list = body.find("signals");
+    if (list == body.end() || !list->is_array() || body.size() != 1) {
+      return Status::InvalidArgument(
+          R"(expected {"signals": [{"type": "pdq", "value": "<hex>", ...}, ...]})");
+    }
+    std::vector<bank::NewSignal> add;
+    for (size_t i = 0; i < list->size(); ++i) {
+      const auto& item = (*list)[i];
+      const std::string where = "signals[" + std::to_string(i) + "]: ";
+      if (!item.is_object()) return Status::InvalidArgument(where + "must be an object");
+      bank::NewSignal ns;
+      std::string type = "pdq", value;
+      for (const auto& [k, v] : item.items()) {
+        if (k == "metadata") {
+          if (!v.is_object()) return Status::InvalidArgument(where + "metadata must be an object");
+          ns.metadata_json = v.dump();
+          continue;
+        }
+        if (!v.is_string()) return Status::InvalidArgument(where + k + " must be a string");
+        const std::string text = v.get<std::string>();
+        if (k == "type") {
+          type = text;
+        } else if (k == "value") {
+          value = text;
+        } else if (k == "external_id") {
+          ns.external_id = text;
+        } else if (k == "source_list") {
+          ns.source_list = text;
+        } else if (k == "source_version") {
+          ns.source_version = text;
+        } else {
+          return Status::InvalidArgument(where + "unknown key " + k +
+                                         " (accepted: type, value, external_id, source_list, source_version, "
+                                         "metadata)");
+        }
+      }
+      s = bank::ParseSignalType(type, &ns.type);
+      if (s.ok()) s = bank::ParseSignalValue(ns.type, value, &ns.value);
+      if (!s.ok()) return Status::InvalidArgument(where + s.message());
+      if (ns.source_list.empty()) ns.source_list = "http-api";
+      add.push_back(std::move(ns));
+    }
+    bank::SignalBatch batch;
+    batch.add = add;
+    bank::ApplyResult applied;
+    s = store_->Apply(name, batch, &applied);
+    if (!s.ok()) return s;
+    s = RefreshNow();
+    if (s.ok()) {
+      s = AuditChange(key, "signals.add", name,
+                      Dump(Json{{"added", applied.added}, {"duplicates", applied.duplicates}}));
+    }
+    if (!s.ok()) return s;
+    JsonResponse(res, 200,
+                 Json{{"bank", name}, {"added", applied.added}, {"duplicates", applied.duplicates}});
+    return Status::Ok();
+  }
+  if (what == "withdraw") {
+    *route = Metrics::RouteIndex("withdraw");
+    bank::SignalBatch batch;
+    for (const auto& [k, v] : body.items()) {
+      if (!v.is_array()) return Status::InvalidArgument("withdraw: " + k + " must be a list");
+      for (const auto& item : v) {
+        if (k == "external_ids" && item.is_string()) {
+          batch.withdraw.external_ids.push_back(item.get<std::string>());
+        } else if (k == "signal_ids" && item.is_number_unsigned()) {
+          batch.withdraw.signal_ids.push_back(item.get<uint64_t>());
+        } else if (k == "values" && item.is_object() && item.contains("value") && item["value"].is_string()) {
+          bank::WithdrawSpec::Value wv;
+          const std::string type = item.value("type", std::string("pdq"));
+          s = bank::ParseSignalType(type, &wv.type);
+          if (s.ok()) s = bank::ParseSignalValue(wv.type, item["value"].get<std::string>(), &wv.value);
+          if (!s.ok()) return Status::InvalidArgument("withdraw: " + s.message());
+          batch.withdraw.values.push_back(std::move(wv));
+        } else {
+          return Status::InvalidArgument(
+              "withdraw: expected external_ids (strings), signal_ids (integers) or values ({type, value}); "
+              "got " +
+              k);
+        }
+      }
+    }
+    if (batch.withdraw.empty()) return Status::InvalidArgument("withdraw: name at least one signal");
+    bank::ApplyResult applied;
+    s = store_->Apply(name, batch, &applied);
+    if (!s.ok()) return s;
+    // Refreshed before answering: once the client hears "withdrawn", the
+    // signal no longer matches here.
+    s = RefreshNow();
+    if (s.ok()) s = AuditChange(key, "signals.withdraw", name, Dump(Json{{"withdrawn", applied.withdrawn}}));
+    if (!s.ok()) return s;
+    JsonResponse(res, 200, Json{{"bank", name}, {"withdrawn", applied.withdrawn}});
+    return Status::Ok();
+  }
+  return Status::NotFound("no such endpoint: " + req.path + " (see /v1/openapi.json)");
+}
+
+}  // namespace safeguard::server

@@ -1,0 +1,301 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+//
+// The service's life: configuration, stores, listener, the background
+// thread that loads the index and then follows the store, and shutdown.
+
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common/sqlite.h"
+#include "safeguard/hash/digest.h"
+#include "safeguard/server/service_db.h"
+#include "service.h"
+
+namespace safeguard::server {
+namespace {
+
+// A large index loaded from the store is saved as a snapshot at once, so
+// the next start loads it instead (seconds instead of a minute at 10M).
+constexpr size_t kSnapshotMinEntries = 100000;
+
+// Memory left idle can be reclaimed below the process (docs/BENCHMARKS.md);
+// an idle server touches its index this often to keep the first queries
+// after a quiet period fast.
+constexpr std::chrono::minutes kPrefaultInterval{5};
+
+Status SplitListen(const std::string& listen, std::string* host, uint16_t* port) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Status::InvalidArgument("listen address " + listen + " is not HOST:PORT (e.g. 127.0.0.1:8080)");
+  }
+  *host = listen.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']')
+    *host = host->substr(1, host->size() - 2);
+  const std::string p = listen.substr(colon + 1);
+  char* end = nullptr;
+  const long v = std::strtol(p.c_str(), &end, 10);
+  if (p.empty() || *end != '\0' || v < 0 || v > 65535) {
+    return Status::InvalidArgument("listen address " + listen + ": the port must be 0 to 65535");
+  }
+  *port = static_cast<uint16_t>(v);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Server::Start(const ServerOptions& options, std::unique_ptr<Server>* out) {
+  std::unique_ptr<Service> s;
+  Status st = Service::Create(options, &s);
+  if (!st.ok()) return st;
+  *out = std::move(s);
+  return Status::Ok();
+}
+
+Status Service::Create(const ServerOptions& options, std::unique_ptr<Service>* out) {
+  if (options.data_dir.empty()) return Status::InvalidArgument("the server needs a data directory (--data)");
+  std::unique_ptr<Service> s(new Service(options));
+  Status st = s->Init();
+  if (!st.ok()) {
+    s->Shutdown(std::chrono::milliseconds(0));
+    return st;
+  }
+  *out = std::move(s);
+  return Status::Ok();
+}
+
+int64_t Service::NowMs() const {
+  if (options_.clock_ms) return options_.clock_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void Service::Log(const std::string& event, const std::string& json_fields) {
+  nlohmann::ordered_json j;
+  j["time"] = audit::FormatTimeMs(NowMs());
+  j["event"] = event;
+  std::string line = j.dump();
+  if (!json_fields.empty() && json_fields != "{}") {
+    line.pop_back();
+    line += "," + json_fields.substr(1);
+  }
+  if (options_.log) {
+    options_.log(line);
+  } else {
+    std::cerr << line << std::endl;
+  }
+}
+
+Status Service::Init() {
+  if (!options_.config_path.empty()) {
+    Status s = LoadServerConfig(options_.config_path, &config_);
+    if (!s.ok()) return s;
+  }
+  if (!options_.listen.empty()) config_.listen = options_.listen;
+  if (options_.threads > 0) config_.threads = options_.threads;
+  const std::string policy_json = policy::PolicyToJson(config_.policy);
+  policy_version_ =
+      hash::ToHex(hash::Sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(policy_json.data()),
+                                                        policy_json.size())))
+          .substr(0, 16);
+
+  // Banks.
+  Status s = options_.postgres.empty() ? bank::Store::OpenSqlite(options_.data_dir, &store_)
+                                       : bank::Store::OpenPostgres(options_.postgres, &store_);
+  if (!s.ok()) return s;
+
+  // Service records: keys, decisions and audit on one connection; the outbox
+  // on its own.
+  s = OpenServiceDb(options_.data_dir, /*create=*/true, &db_);
+  if (!s.ok()) return s;
+  std::function<int64_t()> clock = options_.clock_ms;
+  s = KeyStore::Open(db_.get(), &db_mu_, clock, &keys_);
+  if (!s.ok()) return s;
+  s = audit::AuditLog::Open(db_.get(), clock, &audit_);
+  if (!s.ok()) return s;
+  static const char* const kDecisionMigrations[] = {
+      R"sql(
+CREATE TABLE decisions (
+  id         TEXT PRIMARY KEY,
+  time_ms    INTEGER NOT NULL,
+  actor      TEXT NOT NULL,
+  content_id TEXT NOT NULL,
+  action     TEXT NOT NULL,
+  record     TEXT NOT NULL
+);
+CREATE INDEX decisions_time ON decisions (time_ms);
+)sql",
+  };
+  s = sqlite::Migrate(db_.get(), "decisions", kDecisionMigrations);
+  if (!s.ok()) return s;
+  OutboxOptions oo;
+  oo.endpoints = config_.webhooks;
+  oo.timeout_ms = config_.webhook_timeout_ms;
+  oo.max_attempts = config_.webhook_max_attempts;
+  oo.clock_ms = clock;
+  s = Outbox::Open(ServiceDbPath(options_.data_dir), oo, &outbox_);
+  if (!s.ok()) return s;
+
+  // The configuration in force, on record before the first decision.
+  nlohmann::json details;
+  details["config"] = nlohmann::json::parse(config_.canonical_json);
+  details["policy"] = nlohmann::json::parse(policy_json);
+  details["policy_version"] = policy_version_;
+  {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    s = audit_->Append(audit::Event{.actor = "system",
+                                    .action = "config.load",
+                                    .subject = options_.config_path,
+                                    .details_json = details.dump()},
+                       nullptr);
+  }
+  if (!s.ok()) return s;
+  outbox_->Start();
+
+  // Listen at once (health checks answer while the index loads).
+  HttpServerOptions ho;
+  s = SplitListen(config_.listen, &ho.address, &ho.port);
+  if (!s.ok()) return s;
+  ho.threads = config_.threads > 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+  ho.max_body_bytes = config_.max_body_bytes;
+  ho.request_timeout = std::chrono::seconds(config_.request_timeout_s);
+  ho.tls_cert_file = config_.tls_cert_file;
+  ho.tls_key_file = config_.tls_key_file;
+  ho.on_refused = [this](int status) { metrics_.Request(Metrics::RouteIndex("other"), status, 0); };
+  s = HttpServer::Start(
+      ho, [this](const HttpRequest& req, HttpResponse* res) { Handle(req, res); }, &http_);
+  if (!s.ok()) return s;
+  Log("listening", nlohmann::json{{"address", ho.address},
+                                  {"port", http_->port()},
+                                  {"tls", http_->tls()},
+                                  {"threads", ho.threads},
+                                  {"policy_version", policy_version_}}
+                       .dump());
+  loader_ = std::thread([this] { LoadAndFollow(); });
+  return Status::Ok();
+}
+
+void Service::LoadAndFollow() {
+  const auto t0 = std::chrono::steady_clock::now();
+  bank::MatcherOptions mo;
+  if (config_.snapshot && options_.postgres.empty())
+    mo.snapshot_path = options_.data_dir + "/pdq-index.snapshot";
+  std::unique_ptr<bank::Matcher> m;
+  Status s = bank::Matcher::Open(store_.get(), mo, &m);
+  if (s.ok() && !mo.snapshot_path.empty() && m->load_source() != "snapshot" &&
+      m->pdq_entries() >= kSnapshotMinEntries) {
+    Status saved = m->SaveSnapshot();
+    if (!saved.ok()) Log("snapshot_not_saved", nlohmann::json{{"error", saved.message()}}.dump());
+  }
+  {
+    std::lock_guard<std::mutex> lock(matcher_mu_);
+    load_status_ = s;
+    if (s.ok()) matcher_ = std::move(m);
+  }
+  ready_cv_.notify_all();
+  if (!s.ok()) {
+    Log("index_load_failed", nlohmann::json{{"error", s.message()}}.dump());
+    return;
+  }
+  std::shared_ptr<bank::Matcher> matcher;
+  {
+    std::lock_guard<std::mutex> lock(matcher_mu_);
+    matcher = matcher_;
+  }
+  ready_.store(true);
+  Log("ready", nlohmann::json{{"pdq_entries", matcher->pdq_entries()},
+                              {"digest_entries", matcher->digest_entries()},
+                              {"loaded_from", matcher->load_source()},
+                              {"seconds",
+                               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}}
+                   .dump());
+  // Follow the store: changes made by other processes (the CLI, a sync) and
+  // other servers on the same PostgreSQL reach this index within the
+  // refresh interval; changes made through this server apply before it
+  // answers (RefreshNow).
+  auto last_prefault = std::chrono::steady_clock::now();
+  while (!stopping_.load()) {
+    {
+      std::unique_lock<std::mutex> lock(stop_mu_);
+      stop_cv_.wait_for(lock, std::chrono::milliseconds(config_.refresh_interval_ms),
+                        [this] { return stopping_.load(); });
+    }
+    if (stopping_.load()) break;
+    Status r = matcher->Refresh(nullptr);
+    if (!r.ok()) Log("refresh_failed", nlohmann::json{{"error", r.message()}}.dump());
+    if (std::chrono::steady_clock::now() - last_prefault > kPrefaultInterval) {
+      matcher->Prefault();
+      last_prefault = std::chrono::steady_clock::now();
+    }
+  }
+}
+
+Status Service::WaitReady(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(matcher_mu_);
+  ready_cv_.wait_for(lock, timeout, [this] { return matcher_ != nullptr || !load_status_.ok(); });
+  if (!load_status_.ok()) return load_status_;
+  if (matcher_ == nullptr) return Status::Unavailable("the index is still loading");
+  return Status::Ok();
+}
+
+Status Service::Matcher(std::shared_ptr<bank::Matcher>* m) {
+  std::lock_guard<std::mutex> lock(matcher_mu_);
+  if (matcher_ == nullptr) {
+    if (!load_status_.ok()) return Status::Unavailable("the index failed to load: " + load_status_.message());
+    return Status::Unavailable("the index is still loading; retry when /readyz answers 200");
+  }
+  *m = matcher_;
+  return Status::Ok();
+}
+
+Status Service::RefreshNow() {
+  std::shared_ptr<bank::Matcher> m;
+  Status s = Matcher(&m);
+  if (!s.ok()) return Status::Ok();  // the load will include the change
+  return m->Refresh(nullptr);
+}
+
+std::unique_ptr<hash::ImageHasher> Service::TakeHasher() {
+  {
+    std::lock_guard<std::mutex> lock(hashers_mu_);
+    if (!hashers_.empty()) {
+      auto h = std::move(hashers_.back());
+      hashers_.pop_back();
+      return h;
+    }
+  }
+  hash::HashOptions ho;
+  ho.dihedral = config_.policy.dihedral;
+  ho.limits.max_pixels = config_.max_pixels;
+  ho.limits.max_file_bytes = config_.max_body_bytes;
+  return std::make_unique<hash::ImageHasher>(ho);
+}
+
+void Service::ReturnHasher(std::unique_ptr<hash::ImageHasher> h) {
+  std::lock_guard<std::mutex> lock(hashers_mu_);
+  hashers_.push_back(std::move(h));
+}
+
+void Service::Shutdown(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard<std::mutex> lock(shutdown_mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+  }
+  // In order: no new requests and the running ones answered; then the
+  // background threads; then the stores (by the destructor).
+  if (http_) http_->Shutdown(grace);
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stopping_.store(true);
+  }
+  stop_cv_.notify_all();
+  if (loader_.joinable()) loader_.join();
+  if (outbox_) outbox_->Stop();
+  if (http_) Log("stopped", "{}");
+}
+
+Service::~Service() { Shutdown(std::chrono::milliseconds(2000)); }
+
+}  // namespace safeguard::server

@@ -1,0 +1,109 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+//
+// The service behind the HTTP API: what every route does, independent of
+// the listener. server.cc wires it to HttpServer; routes.cc maps requests to
+// these calls.
+
+#ifndef SAFEGUARD_SRC_SERVER_SERVICE_H_
+#define SAFEGUARD_SRC_SERVER_SERVICE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config.h"
+#include "http_server.h"
+#include "metrics.h"
+#include "safeguard/audit/audit_log.h"
+#include "safeguard/bank/matcher.h"
+#include "safeguard/bank/store.h"
+#include "safeguard/hash/image_hasher.h"
+#include "safeguard/server/api_keys.h"
+#include "safeguard/server/server.h"
+#include "safeguard/server/webhooks.h"
+
+namespace safeguard::sqlite {
+class Conn;
+}  // namespace safeguard::sqlite
+
+namespace safeguard::server {
+
+class Service final : public Server {
+ public:
+  static Status Create(const ServerOptions& options, std::unique_ptr<Service>* out);
+  ~Service() override;
+
+  void Shutdown(std::chrono::milliseconds grace) override;
+  uint16_t port() const override { return http_ ? http_->port() : 0; }
+  bool ready() const override { return ready_.load(); }
+  Status WaitReady(std::chrono::milliseconds timeout) override;
+
+  /// Answers one request (routes.cc).
+  void Handle(const HttpRequest& request, HttpResponse* response);
+
+ private:
+  Service(const ServerOptions& options) : options_(options) {}
+  Status Init();
+  void LoadAndFollow();
+  void Log(const std::string& event, const std::string& json_fields);
+  int64_t NowMs() const;
+
+  // Routes (routes.cc). Each fills *response; errors become JSON errors.
+  void Route(const HttpRequest& req, HttpResponse* res, size_t* route);
+  Status Authorize(const HttpRequest& req, uint32_t scope, ApiKey* key, bool* unauthenticated);
+  Status Scan(const HttpRequest& req, const ApiKey& key, HttpResponse* res);
+  Status HashOnly(const HttpRequest& req, HttpResponse* res);
+  Status Lookup(const HttpRequest& req, HttpResponse* res);
+  Status Banks(const HttpRequest& req, const ApiKey& key, const std::vector<std::string>& parts,
+               HttpResponse* res, size_t* route);
+  Status GetDecision(const std::string& id, HttpResponse* res);
+  Status Readyz(HttpResponse* res);
+  void MetricsText(HttpResponse* res);
+
+  // Helpers.
+  Status Matcher(std::shared_ptr<bank::Matcher>* m);
+  std::unique_ptr<hash::ImageHasher> TakeHasher();
+  void ReturnHasher(std::unique_ptr<hash::ImageHasher> h);
+  Status AuditChange(const ApiKey& key, const std::string& action, const std::string& subject,
+                     const std::string& details_json);
+  Status RefreshNow();
+
+  const ServerOptions options_;
+  ServerConfig config_;
+  std::string policy_version_;
+  std::unique_ptr<bank::Store> store_;
+
+  // service.db: one connection for keys, decisions and audit, under db_mu_.
+  std::unique_ptr<sqlite::Conn> db_;
+  std::mutex db_mu_;
+  std::unique_ptr<KeyStore> keys_;
+  std::unique_ptr<audit::AuditLog> audit_;
+  std::unique_ptr<Outbox> outbox_;
+
+  Metrics metrics_;
+  std::unique_ptr<HttpServer> http_;
+
+  std::mutex matcher_mu_;
+  std::shared_ptr<bank::Matcher> matcher_;  // guarded by matcher_mu_; null until loaded
+  Status load_status_;                      // guarded by matcher_mu_
+  std::condition_variable ready_cv_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stopping_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;  // wakes the loader thread to stop
+  std::thread loader_;
+
+  std::mutex hashers_mu_;
+  std::vector<std::unique_ptr<hash::ImageHasher>> hashers_;  // guarded by hashers_mu_
+
+  std::mutex shutdown_mu_;
+  bool shut_down_ = false;  // guarded by shutdown_mu_
+};
+
+}  // namespace safeguard::server
+
+#endif  // SAFEGUARD_SRC_SERVER_SERVICE_H_

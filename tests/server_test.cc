@@ -1,0 +1,540 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+//
+// The scanning service end to end over real HTTP on 127.0.0.1: a Server in
+// this process on a free port, real SQLite files in a temporary directory,
+// cpp-httplib as the client and as the webhook receiver. Benign photos from
+// ../shared/media stand in for list entries.
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bank_test_env.h"
+#include "common/sqlite.h"
+#include "gtest/gtest.h"
+#include "safeguard/audit/audit_log.h"
+#include "safeguard/hash/digest.h"
+#include "safeguard/hash/image_hasher.h"
+#include "safeguard/server/api_keys.h"
+#include "safeguard/server/server.h"
+#include "safeguard/server/service_db.h"
+#include "safeguard/server/webhooks.h"
+
+namespace safeguard::server {
+namespace {
+
+using Json = nlohmann::json;
+using bank::testing::TempDir;
+
+const std::string kShared = SAFEGUARD_SHARED_DIR;
+const std::string kFlower = kShared + "/media/photos/python3-sklearn/flower.jpg";
+const std::string kChina = kShared + "/media/photos/python3-sklearn/china.jpg";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string PdqOf(const std::string& path) {
+  hash::ImageHasher hasher;
+  hash::FileHashes h;
+  EXPECT_TRUE(hasher.HashFile(path, &h).ok()) << path;
+  char buf[65];
+  h.pdq.hash.ToHex(buf);
+  return std::string(buf, 64);
+}
+
+// A key created the way `safeguard keys create` does, on a connection of
+// its own while the server runs.
+std::string CreateKey(const std::string& data_dir, const std::string& scopes, std::string* id = nullptr) {
+  std::unique_ptr<sqlite::Conn> conn;
+  EXPECT_TRUE(OpenServiceDb(data_dir, true, &conn).ok());
+  std::mutex mu;
+  std::unique_ptr<KeyStore> keys;
+  EXPECT_TRUE(KeyStore::Open(conn.get(), &mu, nullptr, &keys).ok());
+  uint32_t bits = 0;
+  EXPECT_TRUE(ParseScopes(scopes, &bits).ok());
+  ApiKey key;
+  std::string token;
+  EXPECT_TRUE(keys->Create("test " + scopes, bits, &key, &token).ok());
+  if (id != nullptr) *id = key.id;
+  return token;
+}
+
+// Receives webhooks on 127.0.0.1 and keeps them.
+class Receiver {
+ public:
+  explicit Receiver(int port = 0) {
+    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu_);
+      events_.push_back({req.get_header_value("Safeguard-Event-Type"),
+                         req.get_header_value("Safeguard-Signature"), req.body});
+      res.status = 200;
+    });
+    port_ = port == 0 ? server_.bind_to_any_port("127.0.0.1")
+                      : (server_.bind_to_port("127.0.0.1", port) ? port : -1);
+    EXPECT_GT(port_, 0);
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // stop() before the listen loop runs would be lost and join would hang.
+    while (port_ > 0 && !server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~Receiver() {
+    server_.stop();
+    thread_.join();
+  }
+  struct Event {
+    std::string type, signature, body;
+  };
+  std::vector<Event> events() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_;
+  }
+  // Waits (up to a generous deadline) until n events arrived.
+  std::vector<Event> WaitFor(size_t n) {
+    for (int i = 0; i < 600 && events().size() < n; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return events();
+  }
+  int port() const { return port_; }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<Event> events_;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void StartServer(const std::string& config_json = "") {
+    ServerOptions o;
+    o.data_dir = dir_.path();
+    o.listen = "127.0.0.1:0";
+    o.threads = 2;
+    o.log = [this](std::string_view line) {
+      std::lock_guard<std::mutex> lock(log_mu_);
+      log_.emplace_back(line);
+    };
+    if (!config_json.empty()) {
+      o.config_path = dir_.path() + "/config.json";
+      std::ofstream(o.config_path) << config_json;
+    }
+    Status s = Server::Start(o, &server_);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_TRUE(server_->WaitReady(std::chrono::seconds(60)).ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_read_timeout(60, 0);
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown(std::chrono::seconds(5));
+  }
+
+  httplib::Headers Auth(const std::string& key) { return {{"Authorization", "Bearer " + key}}; }
+
+  Json Call(const std::string& method, const std::string& path, const std::string& key,
+            const std::string& body, int expect_status,
+            const std::string& content_type = "application/json") {
+    httplib::Result r = method == "GET"      ? client_->Get(path, Auth(key))
+                        : method == "DELETE" ? client_->Delete(path, Auth(key))
+                        : method == "PATCH"  ? client_->Patch(path, Auth(key), body, content_type)
+                                             : client_->Post(path, Auth(key), body, content_type);
+    EXPECT_TRUE(r) << method << " " << path;
+    if (!r) return Json();
+    EXPECT_EQ(r->status, expect_status) << method << " " << path << ": " << r->body;
+    Json j = Json::parse(r->body, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r->body;
+    if (r->status >= 400) {
+      EXPECT_TRUE(j.contains("error") && j["error"].contains("code") && j["error"].contains("message"))
+          << r->body;
+    }
+    return j;
+  }
+
+  // A curate key and a bank of `category` holding the PDQ of `photo`.
+  void MakeBank(const std::string& key, const std::string& name, const std::string& category,
+                const std::string& photo) {
+    Call("POST", "/v1/banks", key, Json{{"name", name}, {"category", category}}.dump(), 201);
+    Json add = Json{{"signals", {{{"type", "pdq"}, {"value", PdqOf(photo)}, {"external_id", name + "-1"}}}}};
+    Json r = Call("POST", "/v1/banks/" + name + "/signals", key, add.dump(), 200);
+    EXPECT_EQ(r["added"], 1);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<httplib::Client> client_;
+  std::mutex log_mu_;
+  std::vector<std::string> log_;
+};
+
+TEST_F(ServerTest, HealthReadinessMetricsAndOpenApiNeedNoKey) {
+  StartServer();
+  EXPECT_TRUE(server_->ready());
+  Json h = Call("GET", "/healthz", "", "", 200);
+  EXPECT_EQ(h["status"], "ok");
+  Json r = Call("GET", "/readyz", "", "", 200);
+  EXPECT_EQ(r["ready"], true);
+  auto m = client_->Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->status, 200);
+  EXPECT_NE(m->body.find("safeguard_http_requests_total{route=\"health\",code=\"2xx\"} 2"), std::string::npos)
+      << m->body;
+  EXPECT_NE(m->body.find("safeguard_index_pdq_entries 0"), std::string::npos);
+  EXPECT_NE(m->body.find("safeguard_webhook_backlog"), std::string::npos);
+  Json api = Call("GET", "/v1/openapi.json", "", "", 200);
+  EXPECT_EQ(api["openapi"], "3.0.3");
+  for (const char* path : {"/v1/scan", "/v1/hash", "/v1/lookup", "/v1/banks", "/v1/banks/{name}",
+                           "/v1/banks/{name}/signals", "/v1/banks/{name}/import", "/v1/banks/{name}/withdraw",
+                           "/v1/decisions/{id}", "/healthz", "/readyz", "/metrics"}) {
+    EXPECT_TRUE(api["paths"].contains(path)) << path;
+  }
+  Call("GET", "/v1/nothing", "", "", 404);
+}
+
+TEST_F(ServerTest, KeysAreCheckedAndScoped) {
+  StartServer();
+  const std::string scan = CreateKey(dir_.path(), "scan");
+  const std::string curate = CreateKey(dir_.path(), "curate");
+  std::string admin_id;
+  const std::string admin = CreateKey(dir_.path(), "admin", &admin_id);
+  auto no_key = client_->Get("/v1/banks");
+  ASSERT_TRUE(no_key);
+  EXPECT_EQ(no_key->status, 401);
+  EXPECT_EQ(no_key->get_header_value("WWW-Authenticate"), "Bearer");
+  Call("GET", "/v1/banks", "sg_123", "", 401);
+  Call("GET", "/v1/banks", "sg_0123456789abcdef_" + std::string(64, '0'), "", 401);
+  Json denied = Call("GET", "/v1/banks", scan, "", 403);
+  EXPECT_NE(denied["error"]["message"].get<std::string>().find("curate"), std::string::npos);
+  Call("GET", "/v1/banks", curate, "", 200);
+  Call("GET", "/v1/banks", admin, "", 200);
+  Call("GET", "/v1/lookup?md5=" + std::string(32, '0'), curate, "", 403);
+  Call("GET", "/v1/lookup?md5=" + std::string(32, '0'), scan, "", 200);
+  Call("GET", "/v1/lookup?md5=" + std::string(32, '0'), admin, "", 200);
+  // A key's text never appears in an answer.
+  auto r = client_->Get("/v1/banks", Auth(scan));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body.find(scan), std::string::npos);
+
+  // Revoked with the CLI's code path while the server runs: refused within
+  // the documented second.
+  {
+    std::unique_ptr<sqlite::Conn> conn;
+    ASSERT_TRUE(OpenServiceDb(dir_.path(), false, &conn).ok());
+    std::mutex mu;
+    std::unique_ptr<KeyStore> keys;
+    ASSERT_TRUE(KeyStore::Open(conn.get(), &mu, nullptr, &keys).ok());
+    ApiKey k;
+    ASSERT_TRUE(keys->Revoke(admin_id, &k).ok());
+    EXPECT_NE(k.revoked_ms, 0);
+  }
+  int status = 200;
+  for (int i = 0; i < 100 && status == 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto g = client_->Get("/v1/banks", Auth(admin));
+    ASSERT_TRUE(g);
+    status = g->status;
+  }
+  EXPECT_EQ(status, 401);
+}
+
+TEST_F(ServerTest, ScanDecidesRecordsAuditsAndSignsAWebhook) {
+  Receiver receiver;
+  setenv("SAFEGUARD_TEST_WEBHOOK_SECRET", "test-secret-not-a-real-one", 1);
+  StartServer(R"({"webhooks": {"endpoints": [{"name": "moderation", "url": "http://127.0.0.1:)" +
+              std::to_string(receiver.port()) +
+              R"(/hook", "secret_env": "SAFEGUARD_TEST_WEBHOOK_SECRET"}]}})");
+  const std::string curate = CreateKey(dir_.path(), "curate");
+  const std::string scan = CreateKey(dir_.path(), "scan");
+  const std::string review = CreateKey(dir_.path(), "review");
+  MakeBank(curate, "stand-in-list", "csam", kFlower);
+
+  Json d = Call("POST", "/v1/scan?content_id=upload-42", scan, ReadFile(kFlower), 200, "image/jpeg");
+  EXPECT_EQ(d["action"], "block");
+  EXPECT_EQ(d["actions"]["quarantine"], true);
+  EXPECT_EQ(d["actions"]["report"], true);
+  EXPECT_EQ(d["content_id"], "upload-42");
+  EXPECT_EQ(d["decoded"], true);
+  ASSERT_EQ(d["matches"].size(), 1u);
+  EXPECT_EQ(d["matches"][0]["bank"], "stand-in-list");
+  EXPECT_EQ(d["matches"][0]["external_id"], "stand-in-list-1");
+  EXPECT_EQ(d["matches"][0]["distance"], 0);
+  EXPECT_EQ(d["hashes"]["pdq"], PdqOf(kFlower));
+  const std::string id = d["decision_id"];
+
+  // Recorded: the same record comes back, for the review scope.
+  Json again = Call("GET", "/v1/decisions/" + id, review, "", 200);
+  EXPECT_EQ(again, d);
+  Call("GET", "/v1/decisions/" + id, scan, "", 403);
+  Call("GET", "/v1/decisions/d_nope", review, "", 404);
+
+  // A non-matching photo is allowed, recorded, and (default subscription)
+  // sends no webhook.
+  Json allow = Call("POST", "/v1/scan", scan, ReadFile(kChina), 200, "image/jpeg");
+  EXPECT_EQ(allow["action"], "allow");
+  EXPECT_EQ(allow["matches"].size(), 0u);
+  Call("GET", "/v1/decisions/" + allow["decision_id"].get<std::string>(), review, "", 200);
+
+  // The webhook: signed with the secret, the decision as its body.
+  auto events = receiver.WaitFor(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, "decision.block");
+  EXPECT_EQ(Json::parse(events[0].body)["decision_id"], id);
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  EXPECT_TRUE(
+      VerifyWebhookSignature(events[0].signature, "test-secret-not-a-real-one", events[0].body, now, 300)
+          .ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(receiver.events().size(), 1u);
+
+  // The audit log: intact, with the configuration, the bank changes and
+  // both decisions, and no secret or media in it.
+  server_->Shutdown(std::chrono::seconds(5));
+  std::unique_ptr<audit::AuditLog> log;
+  ASSERT_TRUE(audit::AuditLog::OpenFile(ServiceDbPath(dir_.path()), &log).ok());
+  audit::VerifyResult v;
+  ASSERT_TRUE(log->Verify(&v).ok());
+  EXPECT_TRUE(v.ok) << v.problem;
+  std::vector<std::string> actions;
+  std::string all;
+  ASSERT_TRUE(log->Export(0, INT64_MAX,
+                          [&](const audit::Record& r) {
+                            actions.push_back(r.event.action);
+                            all += audit::RecordToJson(r);
+                            return Status::Ok();
+                          })
+                  .ok());
+  EXPECT_EQ(actions,
+            (std::vector<std::string>{"config.load", "bank.create", "signals.add", "decision", "decision"}));
+  EXPECT_EQ(all.find("test-secret-not-a-real-one"), std::string::npos);
+  EXPECT_NE(all.find(id), std::string::npos);
+  EXPECT_NE(all.find("SAFEGUARD_TEST_WEBHOOK_SECRET"), std::string::npos);  // the reference, not the secret
+}
+
+TEST_F(ServerTest, UndecodableUploadsFailClosedButTheirDigestsStillMatch) {
+  StartServer();
+  const std::string admin = CreateKey(dir_.path(), "admin");
+  const std::string junk = "these bytes are not an image at all";
+  Json d = Call("POST", "/v1/scan", admin, junk, 200, "application/octet-stream");
+  EXPECT_EQ(d["action"], "block");
+  EXPECT_EQ(d["decoded"], false);
+  EXPECT_EQ(d["decode_error"]["code"], "unsupported_format");
+  EXPECT_EQ(d["reasons"][0]["kind"], "undecodable");
+  EXPECT_FALSE(d["hashes"].contains("pdq"));
+
+  // The same bytes on an exact list: both reasons, the list's actions too.
+  const std::string sha = hash::ToHex(
+      hash::Sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(junk.data()), junk.size())));
+  Call("POST", "/v1/banks", admin, R"({"name": "exact", "category": "ncii"})", 201);
+  Call("POST", "/v1/banks/exact/signals", admin,
+       Json{{"signals", {{{"type", "sha256"}, {"value", sha}}}}}.dump(), 200);
+  d = Call("POST", "/v1/scan", admin, junk, 200, "application/octet-stream");
+  EXPECT_EQ(d["actions"]["review"], true);
+  ASSERT_EQ(d["reasons"].size(), 2u);
+  EXPECT_EQ(d["matches"][0]["type"], "sha256");
+
+  // Configured to hold such files for review instead.
+  server_->Shutdown(std::chrono::seconds(5));
+  server_.reset();
+  StartServer(R"({"policy": {"on_undecodable": ["review"]}})");
+  d = Call("POST", "/v1/scan", admin, "other junk", 200, "application/octet-stream");
+  EXPECT_EQ(d["action"], "review");
+
+  Call("POST", "/v1/scan", admin, "", 400, "application/octet-stream");
+}
+
+TEST_F(ServerTest, MultipartUploadsAndMalformedOnes) {
+  StartServer();
+  const std::string admin = CreateKey(dir_.path(), "admin");
+  MakeBank(admin, "list", "other", kFlower);
+  httplib::MultipartFormDataItems items = {{"note", "hello", "", ""},
+                                           {"file", ReadFile(kFlower), "x.jpg", "image/jpeg"}};
+  auto r = client_->Post("/v1/scan", Auth(admin), items);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  Json d = Json::parse(r->body);
+  EXPECT_EQ(d["action"], "review");
+  EXPECT_EQ(d["matches"][0]["category"], "other");
+
+  Json bad = Call("POST", "/v1/scan", admin, "--b\r\nno end", 400, "multipart/form-data; boundary=b");
+  EXPECT_EQ(bad["error"]["code"], "invalid_argument");
+  Call("POST", "/v1/scan", admin, "x", 400, "multipart/form-data");
+}
+
+TEST_F(ServerTest, LookupBanksImportAndWithdrawalStopsMatchingAtOnce) {
+  StartServer();
+  const std::string admin = CreateKey(dir_.path(), "curate,scan");
+  const std::string pdq = PdqOf(kFlower);
+  Call("POST", "/v1/banks", admin, R"({"name": "imported", "category": "ncii", "distance": 20})", 201);
+  const std::string list = "type,value,external_id\npdq," + pdq + ",victim-report-7\n";
+  Json imp = Call("POST", "/v1/banks/imported/import?format=csv&source_version=2026-11-29", admin, list, 200,
+                  "text/csv");
+  EXPECT_EQ(imp["added"], 1);
+  Json bad_import = Call("POST", "/v1/banks/imported/import?format=csv", admin, "type,value\npdq,nothex\n",
+                         400, "text/csv");
+  EXPECT_EQ(bad_import["error"]["invalid"][0]["line"], 2);
+
+  Json hit = Call("GET", "/v1/lookup?pdq=" + pdq, admin, "", 200);
+  ASSERT_EQ(hit["matches"].size(), 1u);
+  EXPECT_EQ(hit["matches"][0]["external_id"], "victim-report-7");
+  EXPECT_EQ(hit["matches"][0]["source_version"], "2026-11-29");
+  Call("GET", "/v1/lookup?pdq=zz", admin, "", 400);
+  Call("GET", "/v1/lookup?color=blue", admin, "", 400);
+  Call("GET", "/v1/lookup", admin, "", 400);
+
+  Json banks = Call("GET", "/v1/banks", admin, "", 200);
+  ASSERT_EQ(banks["banks"].size(), 1u);
+  EXPECT_EQ(banks["banks"][0]["live_signals"], 1);
+  Json upd = Call("PATCH", "/v1/banks/imported", admin, R"({"distance": 10})", 200);
+  EXPECT_EQ(upd["distance"], 10);
+  Call("PATCH", "/v1/banks/imported", admin, R"({"colour": "red"})", 400);
+  Call("GET", "/v1/banks/missing", admin, "", 404);
+
+  Json w =
+      Call("POST", "/v1/banks/imported/withdraw", admin, R"({"external_ids": ["victim-report-7"]})", 200);
+  EXPECT_EQ(w["withdrawn"], 1);
+  Json gone = Call("GET", "/v1/lookup?pdq=" + pdq, admin, "", 200);
+  EXPECT_EQ(gone["matches"].size(), 0u);  // no refresh interval to wait for
+
+  Json del = Call("DELETE", "/v1/banks/imported", admin, "", 200);
+  EXPECT_EQ(del["deleted"], "imported");
+  Call("PUT", "/v1/banks", admin, "{}", 400);
+}
+
+TEST_F(ServerTest, AllowListSuppressesAndLowQualitySkipsPdq) {
+  StartServer();
+  const std::string admin = CreateKey(dir_.path(), "admin");
+  MakeBank(admin, "list", "csam", kFlower);
+  MakeBank(admin, "known-good", "allow", kFlower);
+  Json d = Call("POST", "/v1/scan", admin, ReadFile(kFlower), 200, "image/jpeg");
+  EXPECT_EQ(d["action"], "allow");
+  EXPECT_EQ(d["reasons"][0]["kind"], "allow_list");
+  EXPECT_EQ(d["suppressed"], 1);
+  EXPECT_EQ(d["allowed"][0]["bank"], "known-good");
+
+  // A flat grey image: PDQ quality 0, so its hash is not matched.
+  std::string pgm = "P5\n64 64\n255\n" + std::string(64 * 64, '\x80');
+  d = Call("POST", "/v1/scan", admin, pgm, 200, "image/x-portable-graymap");
+  EXPECT_EQ(d["decoded"], true);
+  EXPECT_LT(d["hashes"]["quality"].get<int>(), 50);
+  EXPECT_EQ(d["pdq_matched"], false);
+}
+
+TEST_F(ServerTest, LimitsAndBadConfigurationsAreRefusedClearly) {
+  StartServer(R"({"limits": {"max_body_bytes": 4096}})");
+  const std::string admin = CreateKey(dir_.path(), "admin");
+  Json big = Call("POST", "/v1/scan", admin, std::string(100000, 'x'), 413, "application/octet-stream");
+  EXPECT_EQ(big["error"]["code"], "too_large");
+  Call("POST", "/v1/banks", admin, "{not json", 400);
+  server_->Shutdown(std::chrono::seconds(5));
+  server_.reset();
+
+  for (const char* config :
+       {R"({"listen": 8080})", R"({"polcy": {}})", R"({"policy": {"on_match": {"csam": ["nuke"]}}})",
+        R"({"webhooks": {"endpoints": [{"name": "x", "url": "http://127.0.0.1:1/",
+                                 "secret_env": "SAFEGUARD_TEST_UNSET_VARIABLE"}]}})",
+        "not json"}) {
+    ServerOptions o;
+    o.data_dir = dir_.path();
+    o.listen = "127.0.0.1:0";
+    o.config_path = dir_.path() + "/bad.json";
+    std::ofstream(o.config_path) << config;
+    std::unique_ptr<Server> s;
+    Status st = Server::Start(o, &s);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << config;
+    EXPECT_NE(st.message().find("configuration"), std::string::npos) << st.message();
+  }
+}
+
+// Webhooks are never lost: the receiver is down when the decision is made
+// and the server restarts before it comes up.
+TEST_F(ServerTest, WebhookSurvivesAReceiverOutageAndARestart) {
+  int port = 0;
+  {
+    Receiver probe;  // find a free port, then free it
+    port = probe.port();
+  }
+  setenv("SAFEGUARD_TEST_WEBHOOK_SECRET", "another-test-secret", 1);
+  const std::string config = R"({"webhooks": {"endpoints": [{"name": "m", "url": "http://127.0.0.1:)" +
+                             std::to_string(port) +
+                             R"(/hook", "secret_env": "SAFEGUARD_TEST_WEBHOOK_SECRET"}]}})";
+  StartServer(config);
+  const std::string admin = CreateKey(dir_.path(), "admin");
+  MakeBank(admin, "list", "ncii", kFlower);
+  Json d = Call("POST", "/v1/scan", admin, ReadFile(kFlower), 200, "image/jpeg");
+  ASSERT_EQ(d["action"], "block");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let it fail at least once
+  server_->Shutdown(std::chrono::seconds(5));
+  server_.reset();
+
+  Receiver receiver(port);
+  StartServer(config);
+  auto events = receiver.WaitFor(1);
+  ASSERT_GE(events.size(), 1u);
+  EXPECT_EQ(Json::parse(events[0].body)["decision_id"], d["decision_id"]);
+}
+
+// Shutdown lets requests in flight finish: every scan started before it is
+// answered in full, none is cut.
+TEST_F(ServerTest, ShutdownAnswersRequestsInFlight) {
+  StartServer();
+  const std::string admin = CreateKey(dir_.path(), "admin");
+  const std::string photo = ReadFile(kChina);
+  std::atomic<int> ok{0}, refused{0}, other{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      httplib::Client c("127.0.0.1", server_->port());
+      c.set_read_timeout(60, 0);
+      while (!go.load()) std::this_thread::yield();
+      for (int i = 0; i < 5; ++i) {
+        auto r = c.Post("/v1/scan", Auth(admin), photo, "image/jpeg");
+        if (!r) {
+          ++refused;  // connection refused or closed before the request was read
+        } else if (r->status == 200 && Json::parse(r->body, nullptr, false).contains("decision_id")) {
+          ++ok;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  go.store(true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  server_->Shutdown(std::chrono::seconds(30));
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_EQ(ok.load() + refused.load(), 20);
+  // Every decision answered is on record, and the log verifies.
+  std::unique_ptr<audit::AuditLog> log;
+  ASSERT_TRUE(audit::AuditLog::OpenFile(ServiceDbPath(dir_.path()), &log).ok());
+  audit::VerifyResult v;
+  ASSERT_TRUE(log->Verify(&v).ok());
+  EXPECT_TRUE(v.ok);
+  int decisions = 0;
+  ASSERT_TRUE(log->Export(0, INT64_MAX,
+                          [&](const audit::Record& r) {
+                            decisions += r.event.action == "decision";
+                            return Status::Ok();
+                          })
+                  .ok());
+  EXPECT_EQ(decisions, ok.load());
+}
+
+}  // namespace
+}  // namespace safeguard::server
