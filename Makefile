@@ -32,13 +32,16 @@ test-asan: deps
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
-# The tests that race readers against writers, under ThreadSanitizer (clang).
+# The tests that race readers against writers, and the server and webhook
+# tests (HTTP threads, the loader, the delivery thread), under
+# ThreadSanitizer (clang).
 test-tsan: deps
 	CC=clang-14 CXX=clang++-14 cmake -S . -B $(TSAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DSAFEGUARD_TSAN=ON -DSAFEGUARD_BUILD_BENCH=OFF
-	cmake --build $(TSAN_BUILD) -j $(JOBS) --target safeguard_tests
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target safeguard_tests safeguard_server_tests safeguard_webhook_tests \
+	  safeguard_audit_tests
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(JOBS) \
-	  -R '^(LiveIndex|DigestIndex|RwMutex)'
+	  -R '^(LiveIndex|DigestIndex|RwMutex|ServerTest|Multipart|WebhookOutboxTest|AuditLogTest)'
 
 fuzz: deps
 	scripts/run-fuzzers

@@ -130,6 +130,20 @@ TEST_F(CliBankTest, ImportMatchWithdrawAndExport) {
   ASSERT_EQ(m.size(), 1u);
   EXPECT_EQ(m[0]["bank"], "copy");
   EXPECT_EQ(LiveSignals("stand-in"), 1u);
+
+  // Every change is in the audit log of the data directory, in order, and
+  // the chain verifies.
+  r = Run("audit export");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> changes;
+  for (const auto& rec : JsonLines(r.out)) {
+    EXPECT_EQ(rec["actor"], "cli");
+    changes.push_back(rec["action"].get<std::string>() + " " + rec["subject"].get<std::string>());
+  }
+  EXPECT_EQ(changes,
+            (std::vector<std::string>{"bank.create stand-in", "signals.import stand-in", "bank.create copy",
+                                      "signals.import copy", "signals.withdraw stand-in"}));
+  EXPECT_EQ(Run("audit verify").exit_code, 0);
 }
 
 TEST_F(CliBankTest, MalformedListImportsNothingUnlessSkipInvalid) {

@@ -8,13 +8,16 @@
 #include <iostream>
 
 #include "bank/bank_json.h"
+#include "common/sqlite.h"
 #include "json_output.h"
 #include "ordered_run.h"
 #include "path_walker.h"
+#include "safeguard/audit/audit_log.h"
 #include "safeguard/bank/matcher.h"
 #include "safeguard/exchange/bank_io.h"
 #include "safeguard/exchange/sync.h"
 #include "safeguard/hash/digest.h"
+#include "safeguard/server/service_db.h"
 
 namespace safeguard::cli {
 namespace {
@@ -34,6 +37,29 @@ void AddStoreOptions(CLI::App* cmd, BankCommandArgs* args) {
                   "Use the PostgreSQL store at this libpq connection string instead of --data");
 }
 
+// Records a bank change made from the command line in the audit log of the
+// data directory's service file (docs/server.md), as the server records the
+// changes made over HTTP. The change is already committed: a failure here
+// is reported (exit 1) so scripts notice, not undone.
+int RecordChange(const BankCommandArgs& a, const std::string& action, const Json& details,
+                 std::ostream& err) {
+  std::unique_ptr<sqlite::Conn> conn;
+  Status s = server::OpenServiceDb(a.store.DataDir(), /*create=*/true, &conn);
+  std::unique_ptr<audit::AuditLog> log;
+  if (s.ok()) s = audit::AuditLog::Open(conn.get(), nullptr, &log);
+  if (s.ok()) {
+    s = log->Append(
+        audit::Event{.actor = "cli", .action = action, .subject = a.name, .details_json = DumpJson(details)},
+        nullptr);
+  }
+  if (!s.ok()) {
+    err << "safeguard: the change was made but could not be recorded in the audit log: " << s.message()
+        << '\n';
+    return 1;
+  }
+  return 0;
+}
+
 int RunCreate(bank::Store* store, const BankCommandArgs& a, std::ostream& out, std::ostream& err) {
   bank::BankSpec spec;
   spec.name = a.name;
@@ -46,7 +72,7 @@ int RunCreate(bank::Store* store, const BankCommandArgs& a, std::ostream& out, s
   s = store->CreateBank(spec, &b);
   if (!s.ok()) return Fail(err, s);
   out << DumpJson(bank::BankJson(b)) << '\n';
-  return 0;
+  return RecordChange(a, "bank.create", bank::BankJson(b), err);
 }
 
 int RunList(bank::Store* store, std::ostream& out, std::ostream& err) {
@@ -66,7 +92,7 @@ int RunUpdate(bank::Store* store, const BankCommandArgs& a, std::ostream& out, s
   Status s = store->UpdateBank(a.name, update, &b);
   if (!s.ok()) return Fail(err, s);
   out << DumpJson(bank::BankJson(b)) << '\n';
-  return 0;
+  return RecordChange(a, "bank.update", bank::BankJson(b), err);
 }
 
 int RunDelete(bank::Store* store, const BankCommandArgs& a, std::ostream& out, std::ostream& err) {
@@ -74,7 +100,7 @@ int RunDelete(bank::Store* store, const BankCommandArgs& a, std::ostream& out, s
   Status s = store->DeleteBank(a.name, &withdrawn);
   if (!s.ok()) return Fail(err, s);
   out << DumpJson(Json{{"deleted", a.name}, {"withdrawn", withdrawn}}) << '\n';
-  return 0;
+  return RecordChange(a, "bank.delete", Json{{"withdrawn", withdrawn}}, err);
 }
 
 int RunImport(bank::Store* store, const BankCommandArgs& a, std::istream& in, std::ostream& out,
@@ -111,7 +137,13 @@ int RunImport(bank::Store* store, const BankCommandArgs& a, std::istream& in, st
   j["duplicates"] = r.applied.duplicates;
   j["invalid"] = r.report.invalid;
   out << DumpJson(j) << '\n';
-  return r.report.invalid == 0 ? 0 : 1;
+  const int recorded = RecordChange(a, "signals.import",
+                                    Json{{"added", r.applied.added},
+                                         {"duplicates", r.applied.duplicates},
+                                         {"source_list", a.source_list},
+                                         {"source_version", a.source_version}},
+                                    err);
+  return r.report.invalid == 0 ? recorded : 1;
 }
 
 int RunExport(bank::Store* store, const BankCommandArgs& a, std::ostream& out, std::ostream& err) {
@@ -155,7 +187,7 @@ int RunWithdraw(bank::Store* store, const BankCommandArgs& a, std::ostream& out,
   Status s = store->Withdraw(a.name, spec, &withdrawn);
   if (!s.ok()) return Fail(err, s);
   out << DumpJson(Json{{"bank", a.name}, {"withdrawn", withdrawn}}) << '\n';
-  return 0;
+  return RecordChange(a, "signals.withdraw", Json{{"withdrawn", withdrawn}}, err);
 }
 
 // Credentials come from the environment only: a command line is visible to
@@ -193,6 +225,13 @@ int RunSync(bank::Store* store, const BankCommandArgs& a, std::ostream& out, std
   j["checkpoint"] = r.checkpoint;
   // What was applied before a failure stays applied; say so either way.
   out << DumpJson(j) << '\n';
+  if (r.added + r.withdrawn > 0 &&
+      RecordChange(a, "signals.sync",
+                   Json{{"added", r.added}, {"withdrawn", r.withdrawn}, {"checkpoint", r.checkpoint}},
+                   err) != 0 &&
+      s.ok()) {
+    return 1;
+  }
   if (!s.ok()) {
     Fail(err, s);
     err << "safeguard: the " << r.pages

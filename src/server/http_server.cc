@@ -104,7 +104,7 @@ class ServerImpl final : public HttpServer {
   ServerImpl(const HttpServerOptions& options, HttpHandler handler)
       : options_(options),
         handler_(std::move(handler)),
-        acceptor_(ioc_),
+        acceptor_(net::make_strand(ioc_)),
         tls_ctx_(ssl::context::tls_server) {}
 
   ~ServerImpl() override { Shutdown(std::chrono::milliseconds(2000)); }
@@ -241,6 +241,8 @@ class ServerImpl final : public HttpServer {
 
   const HttpServerOptions options_;
   const HttpHandler handler_;
+  // The acceptor runs on a strand of its own: its accept handler and the
+  // close that Shutdown posts never run at the same time.
   // Declared before the io_context: sessions still queued in it when it is
   // destroyed unregister themselves here.
   std::mutex sessions_mu_;
