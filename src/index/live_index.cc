@@ -270,52 +270,67 @@ void LiveIndex::MaybeCompactLocked(const std::shared_ptr<const State>& s) {
 }
 
 void LiveIndex::Compact(std::shared_ptr<const State> snapshot) {
-  // Build the new base from the snapshot's live entries, without any lock:
-  // writers and readers carry on meanwhile.
-  std::vector<Code256> codes;
-  std::vector<uint64_t> ids;
-  LiveEntries(*snapshot, &codes, &ids);
-  const std::vector<uint64_t>& removed = *snapshot->removed;
-  auto base = std::make_shared<MihIndex>();
-  base->Build(codes, ids, options_.num_tables);
-  std::shared_ptr<const std::vector<uint64_t>> base_ids = SortedIds(*base);
-  codes = {};
-  ids = {};
+  for (;;) {
+    // Build the new base from the snapshot's live entries, without any
+    // lock: writers and readers carry on meanwhile.
+    std::vector<Code256> codes;
+    std::vector<uint64_t> ids;
+    LiveEntries(*snapshot, &codes, &ids);
+    const std::vector<uint64_t>& removed = *snapshot->removed;
+    auto base = std::make_shared<MihIndex>();
+    base->Build(codes, ids, options_.num_tables);
+    std::shared_ptr<const std::vector<uint64_t>> base_ids = SortedIds(*base);
+    codes = {};
+    ids = {};
 
-  // Install: keep what changed since the snapshot (later additions, later
-  // removals), drop what the new base already reflects.
-  std::lock_guard<std::mutex> lock(writer_mu_);
-  const std::shared_ptr<const State> cur = Load();
-  auto next = std::make_shared<State>();
-  next->base = std::move(base);
-  next->base_ids = std::move(base_ids);
-  size_t seen = 0;
-  std::shared_ptr<Chunk> chunk;
-  for (const auto& c : cur->delta) {
-    for (size_t i = 0; i < c->ids.size(); ++i, ++seen) {
-      if (seen < snapshot->delta_size) continue;
-      if (!chunk || chunk->ids.size() == kChunkEntries) {
-        if (chunk) next->delta.push_back(std::move(chunk));
-        chunk = std::make_shared<Chunk>();
+    // Install: keep what changed since the snapshot (later additions, later
+    // removals), drop what the new base already reflects.
+    std::lock_guard<std::mutex> lock(writer_mu_);
+    const std::shared_ptr<const State> cur = Load();
+    auto next = std::make_shared<State>();
+    next->base = std::move(base);
+    next->base_ids = std::move(base_ids);
+    size_t seen = 0;
+    std::shared_ptr<Chunk> chunk;
+    for (const auto& c : cur->delta) {
+      for (size_t i = 0; i < c->ids.size(); ++i, ++seen) {
+        if (seen < snapshot->delta_size) continue;
+        if (!chunk || chunk->ids.size() == kChunkEntries) {
+          if (chunk) next->delta.push_back(std::move(chunk));
+          chunk = std::make_shared<Chunk>();
+        }
+        chunk->codes.push_back(c->codes[i]);
+        chunk->ids.push_back(c->ids[i]);
       }
-      chunk->codes.push_back(c->codes[i]);
-      chunk->ids.push_back(c->ids[i]);
     }
+    if (chunk) next->delta.push_back(std::move(chunk));
+    next->delta_size = cur->delta_size - snapshot->delta_size;
+    // The ids added since the snapshot are the delta's; the rest are the base's.
+    delta_ids_.clear();
+    for (const auto& c : next->delta) delta_ids_.insert(c->ids.begin(), c->ids.end());
+    auto later_removed = std::make_shared<std::vector<uint64_t>>();
+    std::set_difference(cur->removed->begin(), cur->removed->end(), removed.begin(), removed.end(),
+                        std::back_inserter(*later_removed));
+    next->removed = std::move(later_removed);
+    next->live = cur->live;
+    const bool again =
+        next->delta_size > options_.compact_threshold || next->removed->size() > options_.compact_threshold;
+    std::shared_ptr<const State> published = next;
+    Publish(std::move(next));
+    // What arrived during the build (a bulk load adds faster than a base
+    // builds) may itself be over the threshold; no later Add may come to
+    // start another rebuild, and readers would scan that delta for ever.
+    if (again) {
+      snapshot = std::move(published);
+      continue;
+    }
+    compacting_ = false;
+    compact_done_.notify_all();
+    return;
   }
-  if (chunk) next->delta.push_back(std::move(chunk));
-  next->delta_size = cur->delta_size - snapshot->delta_size;
-  // The ids added since the snapshot are the delta's; the rest are the base's.
-  delta_ids_.clear();
-  for (const auto& c : next->delta) delta_ids_.insert(c->ids.begin(), c->ids.end());
-  auto later_removed = std::make_shared<std::vector<uint64_t>>();
-  std::set_difference(cur->removed->begin(), cur->removed->end(), removed.begin(), removed.end(),
-                      std::back_inserter(*later_removed));
-  next->removed = std::move(later_removed);
-  next->live = cur->live;
-  Publish(std::move(next));
-  compacting_ = false;
-  compact_done_.notify_all();
 }
+
+size_t LiveIndex::delta_size() const { return Load()->delta_size; }
 
 void LiveIndex::WaitForCompaction() {
   std::unique_lock<std::mutex> lock(writer_mu_);

@@ -80,6 +80,11 @@ class LiveIndex {
   /// Number of live entries.
   size_t size() const;
 
+  /// Entries added since the current base was built (searched by a scan
+  /// until the next rebuild; at most about compact_threshold once
+  /// WaitForCompaction returns). Thread-safe.
+  size_t delta_size() const;
+
   /// Returns true if `id` is live (added and not removed).
   bool Contains(uint64_t id) const;
 
