@@ -5,7 +5,11 @@
 // cpp-httplib as the client and as the webhook receiver. Benign photos from
 // ../shared/media stand in for list entries.
 
+#define CPPHTTPLIB_OPENSSL_SUPPORT  // the TLS test's client
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -534,6 +538,101 @@ TEST_F(ServerTest, ShutdownAnswersRequestsInFlight) {
                           })
                   .ok());
   EXPECT_EQ(decisions, ok.load());
+}
+
+// With a certificate and key configured the server speaks HTTPS only.
+TEST_F(ServerTest, TlsWhenConfigured) {
+  const std::string cert = dir_.path() + "/cert.pem", key = dir_.path() + "/key.pem";
+  const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -keyout '" + key + "' -out '" + cert +
+                          "' -days 1 -subj /CN=localhost > /dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a test certificate";
+  ServerOptions o;
+  o.data_dir = dir_.path();
+  o.listen = "127.0.0.1:0";
+  o.log = [](std::string_view) {};
+  o.config_path = dir_.path() + "/tls.json";
+  std::ofstream(o.config_path) << R"({"tls": {"cert": ")" << cert << R"(", "key": ")" << key << R"("}})";
+  ASSERT_TRUE(Server::Start(o, &server_).ok());
+  ASSERT_TRUE(server_->WaitReady(std::chrono::seconds(60)).ok());
+  httplib::SSLClient tls("127.0.0.1", server_->port());
+  tls.enable_server_certificate_verification(false);  // self-signed, made above
+  auto r = tls.Get("/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  httplib::Client plain("127.0.0.1", server_->port());
+  plain.set_read_timeout(5, 0);
+  auto p = plain.Get("/healthz");
+  EXPECT_TRUE(!p || p->status != 200);  // plain HTTP is not answered
+
+  std::ofstream(o.config_path) << R"({"tls": {"cert": "/nonexistent.pem", "key": ")" << key << R"("}})";
+  std::unique_ptr<Server> bad;
+  o.data_dir = dir_.path() + "/other";
+  EXPECT_EQ(Server::Start(o, &bad).code(), StatusCode::kInvalidArgument);
+}
+
+// A client that sends part of a request and stops (slowloris) is cut off at
+// the request timeout (counted as a 408 in the metrics), and does not hold
+// up other clients.
+TEST_F(ServerTest, SlowClientsTimeOut) {
+  StartServer(R"({"limits": {"request_timeout_s": 1}})");
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string partial = "POST /v1/scan HTTP/1.1\r\nHost: x\r\nContent-Len";
+  ASSERT_EQ(write(fd, partial.data(), partial.size()), static_cast<ssize_t>(partial.size()));
+  Call("GET", "/healthz", "", "", 200);  // others are served meanwhile
+  std::string got;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(fd, buf, sizeof buf);  // blocks until the server answers or closes
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  EXPECT_EQ(got, "");  // closed, never answered
+  auto m = client_->Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("safeguard_http_requests_total{route=\"other\",code=\"4xx\"} 1"), std::string::npos)
+      << m->body;
+}
+
+// The real binary: `safeguard serve` answers, and on SIGTERM it stops
+// cleanly (exit 0, "stopped" logged) with its records intact.
+TEST_F(ServerTest, ServeCommandStopsCleanlyOnSigterm) {
+  int port = 0;
+  {
+    Receiver probe;  // a free port
+    port = probe.port();
+  }
+  const std::string data = dir_.path() + "/cli";
+  const std::string log = dir_.path() + "/serve.log";
+  const std::string script = std::string("set -u\n") + "'" + SAFEGUARD_CLI_PATH + "' serve --data '" + data +
+                             "' --listen 127.0.0.1:" + std::to_string(port) + " 2> '" + log +
+                             "' &\npid=$!\n"
+                             "for i in $(seq 200); do curl -sf http://127.0.0.1:" +
+                             std::to_string(port) +
+                             "/readyz > /dev/null && break; sleep 0.1; done\n"
+                             "curl -sf http://127.0.0.1:" +
+                             std::to_string(port) +
+                             "/healthz > /dev/null || exit 3\n"
+                             "kill -TERM $pid\nwait $pid\n";
+  const std::string script_path = dir_.path() + "/serve.sh";
+  std::ofstream(script_path) << script;
+  const int rc = std::system(("bash '" + script_path + "'").c_str());
+  EXPECT_EQ(WEXITSTATUS(rc), 0) << ReadFile(log);
+  const std::string text = ReadFile(log);
+  EXPECT_NE(text.find("\"event\":\"listening\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"event\":\"stopped\""), std::string::npos) << text;
+  std::unique_ptr<audit::AuditLog> audit_log;
+  ASSERT_TRUE(audit::AuditLog::OpenFile(ServiceDbPath(data), &audit_log).ok());
+  audit::VerifyResult v;
+  ASSERT_TRUE(audit_log->Verify(&v).ok());
+  EXPECT_TRUE(v.ok);
+  EXPECT_EQ(v.records, 1u);  // config.load
 }
 
 }  // namespace

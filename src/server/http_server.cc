@@ -323,8 +323,10 @@ void Session<Stream>::OnHeader(beast::error_code ec) {
     return Refuse(413, "too_large", "request body above the server's limit (--max-body)");
   }
   if (ec == beast::error::timeout && buffer_.size() > 0) {
+    // Part of a request, then nothing until the deadline: the stream has
+    // already closed the socket, so there is no one to send a 408 to.
     server_->Refused(408);
-    return Refuse(408, "invalid_argument", "request not received in time");
+    return Close();
   }
   if (ec) {
     // end of stream, reset, timeout while idle, or a malformed request line
@@ -369,7 +371,7 @@ void Session<Stream>::OnBody(beast::error_code ec) {
   }
   if (ec == beast::error::timeout) {
     server_->Refused(408);
-    return Refuse(408, "invalid_argument", "request body not received in time");
+    return Close();
   }
   if (ec) {
     if (IsHttpParseError(ec)) {

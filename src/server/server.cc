@@ -160,6 +160,9 @@ CREATE INDEX decisions_time ON decisions (time_ms);
   ho.threads = config_.threads > 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
   ho.max_body_bytes = config_.max_body_bytes;
   ho.request_timeout = std::chrono::seconds(config_.request_timeout_s);
+  // An idle keep-alive connection and a request still arriving get the same
+  // deadline: a client that sends half a request and stops is cut off then.
+  ho.idle_timeout = ho.request_timeout;
   ho.tls_cert_file = config_.tls_cert_file;
   ho.tls_key_file = config_.tls_key_file;
   ho.on_refused = [this](int status) { metrics_.Request(Metrics::RouteIndex("other"), status, 0); };
