@@ -364,6 +364,7 @@ Status Service::Scan(const HttpRequest& req, const ApiKey& key, HttpResponse* re
   nlohmann::json hit_ids = nlohmann::json::array();
   for (const bank::Hit& h : r.matches.hits) hit_ids.push_back(h.signal_id);
   audit_details["signal_ids"] = std::move(hit_ids);
+  const std::string actor = "key:" + key.id;
   {
     std::lock_guard<std::mutex> lock(db_mu_);
     s = db_->Exec("BEGIN IMMEDIATE");
@@ -374,7 +375,7 @@ Status Service::Scan(const HttpRequest& req, const ApiKey& key, HttpResponse* re
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
       ins.Text(1, id);
       ins.Int(2, now);
-      ins.Text(3, "key:" + key.id);
+      ins.Text(3, actor);  // bound without a copy: must outlive Run
       ins.Text(4, content_id);
       ins.Text(5, policy::ActionName(d.action));
       ins.Text(6, record);

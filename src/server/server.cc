@@ -195,6 +195,8 @@ void Service::LoadAndFollow() {
     std::lock_guard<std::mutex> lock(matcher_mu_);
     load_status_ = s;
     if (s.ok()) matcher_ = std::move(m);
+    // With matcher_, so that ready() is true once WaitReady returns.
+    ready_.store(s.ok());
   }
   ready_cv_.notify_all();
   if (!s.ok()) {
@@ -206,7 +208,6 @@ void Service::LoadAndFollow() {
     std::lock_guard<std::mutex> lock(matcher_mu_);
     matcher = matcher_;
   }
-  ready_.store(true);
   Log("ready", nlohmann::json{{"pdq_entries", matcher->pdq_entries()},
                               {"digest_entries", matcher->digest_entries()},
                               {"loaded_from", matcher->load_source()},
