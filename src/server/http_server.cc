@@ -161,12 +161,17 @@ class ServerImpl final : public HttpServer {
       beast::error_code ec;
       acceptor_.close(ec);
     });
+    // Hold the sessions outside the lock: the last reference to one may be
+    // dropped here, and its destructor takes sessions_mu_ (Unregister).
+    std::vector<std::shared_ptr<SessionBase>> live;
     {
       std::lock_guard<std::mutex> lock(sessions_mu_);
       for (auto& weak : sessions_) {
-        if (auto s = weak.lock()) s->CloseIfIdle();
+        if (auto s = weak.lock()) live.push_back(std::move(s));
       }
     }
+    for (auto& s : live) s->CloseIfIdle();
+    live.clear();
     {
       std::unique_lock<std::mutex> lock(sessions_mu_);
       sessions_cv_.wait_for(lock, grace, [this] { return active_ == 0; });
