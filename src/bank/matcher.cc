@@ -112,16 +112,16 @@ Status Matcher::Open(Store* store, const MatcherOptions& options, std::unique_pt
   // before the first match, not at the caller's first Refresh.
   s = m->Refresh(&m->replayed_at_open_);
   if (!s.ok()) return s;
-  // Ready means compact and warm: a load from the store adds in batches
-  // faster than the background rebuilds fold them into the base, and until
-  // they have, queries scan the remainder (9 ms at 10M instead of 0.1 ms).
-  // And the first queries must not pay for memory written a minute ago
-  // (docs/BENCHMARKS.md, the 100M first pass).
-  m->pdq_->WaitForCompaction();
+  // Warm: the first queries must not pay for memory written a minute ago
+  // (docs/BENCHMARKS.md, the 100M first pass). A load from the store may
+  // still be folding its last additions into the base in the background
+  // (WaitForCompaction waits for that).
   m->Prefault();
   *out = std::move(m);
   return Status::Ok();
 }
+
+void Matcher::WaitForCompaction() const { pdq_->WaitForCompaction(); }
 
 void Matcher::Prefault() const {
   static std::atomic<uint64_t> sink{0};  // keeps the reads from being optimised away

@@ -187,6 +187,9 @@ void Service::LoadAndFollow() {
     mo.snapshot_path = options_.data_dir + "/pdq-index.snapshot";
   std::unique_ptr<bank::Matcher> m;
   Status s = bank::Matcher::Open(store_.get(), mo, &m);
+  // Ready means compact: until the last additions of a load from the store
+  // are folded into the index base, every lookup scans them.
+  if (s.ok()) m->WaitForCompaction();
   if (s.ok() && !mo.snapshot_path.empty() && m->load_source() != "snapshot" &&
       m->pdq_entries() >= kSnapshotMinEntries) {
     Status saved = m->SaveSnapshot();

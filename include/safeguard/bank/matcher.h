@@ -124,6 +124,13 @@ class Matcher {
   /// returning; a server may call it periodically. Thread-safe.
   void Prefault() const;
 
+  /// Blocks until the PDQ index has folded every addition into its base.
+  /// After a load from the store (not from a snapshot) Open returns while
+  /// the last additions are still being folded in, seconds at 10M; matches
+  /// are exact meanwhile, only slower (the remainder is scanned). The
+  /// server waits for this before it reports ready. Thread-safe.
+  void WaitForCompaction() const;
+
   /// The change-log cursor the indexes reflect.
   uint64_t cursor() const;
   /// Live PDQ entries and digest entries held.
