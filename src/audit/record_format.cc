@@ -2,12 +2,13 @@
 
 #include "audit/record_format.h"
 
-#include <openssl/evp.h>
-
 #include <array>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <utility>
 #include <vector>
+
+#include "safeguard/hash/digest.h"
 
 namespace safeguard::audit::internal {
 namespace {
@@ -73,10 +74,10 @@ Status CheckText(const char* name, std::string_view v, bool required) {
 // Iterative, so that hostile nesting cannot exhaust the stack before the
 // depth limit is seen.
 Status CheckValues(const Json& root) {
-  std::vector<std::pair<const Json*, int>> todo{{&root, 1}};
-  while (!todo.empty()) {
-    auto [j, depth] = todo.back();
-    todo.pop_back();
+  std::vector<std::pair<const Json*, int>> pending{{&root, 1}};
+  while (!pending.empty()) {
+    auto [j, depth] = pending.back();
+    pending.pop_back();
     if (depth > kMaxDepth) {
       return Status::InvalidArgument("audit event: details nest deeper than " + std::to_string(kMaxDepth) +
                                      " levels");
@@ -87,20 +88,19 @@ Status CheckValues(const Json& root) {
                                      "as strings, so every verifier reads the same bytes)");
     }
     if (j->is_structured()) {
-      for (const Json& child : *j) todo.emplace_back(&child, depth + 1);
+      for (const Json& child : *j) pending.emplace_back(&child, depth + 1);
     }
   }
   return Status::Ok();
 }
 
-void AppendField(std::string* out, std::string_view bytes) {
-  const uint64_t n = bytes.size();
-  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>((n >> shift) & 0xff));
-  out->append(bytes);
-}
-
 void AppendU64(std::string* out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+void AppendField(std::string* out, std::string_view bytes) {
+  AppendU64(out, bytes.size());
+  out->append(bytes);
 }
 
 }  // namespace
@@ -163,18 +163,8 @@ std::string RecordHash(uint64_t seq, int64_t time_ms, const Event& e, std::strin
   AppendField(&bytes, e.subject);
   AppendField(&bytes, e.details_json);
   AppendField(&bytes, prev_hash);
-  std::array<unsigned char, 32> digest{};
-  unsigned int len = 0;
-  // EVP_Digest fails only when OpenSSL cannot allocate; the zero digest it
-  // would leave can never verify, so the failure cannot go unnoticed.
-  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex(64, '0');
-  for (size_t i = 0; i < digest.size(); ++i) {
-    hex[2 * i] = kHex[digest[i] >> 4];
-    hex[2 * i + 1] = kHex[digest[i] & 0xf];
-  }
-  return hex;
+  return hash::ToHex(
+      hash::Sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size())));
 }
 
 }  // namespace safeguard::audit::internal

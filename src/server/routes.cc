@@ -34,11 +34,16 @@ void JsonResponse(HttpResponse* res, int status, const Json& j) {
   res->body = Dump(j);
 }
 
-void ErrorResponse(HttpResponse* res, const Status& s) {
+// {"error":{"code","message"}} for a failed status.
+Json ErrorJson(const Status& s) {
   Json e;
   e["error"]["code"] = std::string(StatusCodeName(s.code()));
   e["error"]["message"] = s.message();
-  JsonResponse(res, HttpStatusFor(s.code()), e);
+  return e;
+}
+
+void ErrorResponse(HttpResponse* res, const Status& s) {
+  JsonResponse(res, HttpStatusFor(s.code()), ErrorJson(s));
 }
 
 int HexValue(char c) {
@@ -473,12 +478,16 @@ Status Service::GetDecision(const std::string& id, HttpResponse* res) {
   return Status::Ok();
 }
 
-Status Service::AuditChange(const ApiKey& key, const std::string& action, const std::string& subject,
-                            const std::string& details_json) {
+Status Service::BankChanged(const ApiKey& key, const std::string& action, const std::string& subject,
+                            const Json& details) {
+  // Applied to this server's index before the client hears of the change
+  // (a withdrawal no longer matches once the answer arrives), then recorded.
+  Status s = RefreshNow();
+  if (!s.ok()) return s;
   std::lock_guard<std::mutex> lock(db_mu_);
   return audit_->Append(
       audit::Event{
-          .actor = "key:" + key.id, .action = action, .subject = subject, .details_json = details_json},
+          .actor = "key:" + key.id, .action = action, .subject = subject, .details_json = Dump(details)},
       nullptr);
 }
 
@@ -524,7 +533,7 @@ Status Service::Banks(const HttpRequest& req, const ApiKey& key, const std::vect
     bank::Bank b;
     s = store_->CreateBank(spec, &b);
     if (!s.ok()) return s;
-    s = AuditChange(key, "bank.create", b.name, Dump(bank::BankJson(b)));
+    s = BankChanged(key, "bank.create", b.name, bank::BankJson(b));
     if (!s.ok()) return s;
     JsonResponse(res, 201, bank::BankJson(b));
     return Status::Ok();
@@ -546,8 +555,7 @@ Status Service::Banks(const HttpRequest& req, const ApiKey& key, const std::vect
       uint64_t withdrawn = 0;
       s = store_->DeleteBank(name, &withdrawn);
       if (!s.ok()) return s;
-      s = RefreshNow();
-      if (s.ok()) s = AuditChange(key, "bank.delete", name, Dump(Json{{"withdrawn", withdrawn}}));
+      s = BankChanged(key, "bank.delete", name, Json{{"withdrawn", withdrawn}});
       if (!s.ok()) return s;
       JsonResponse(res, 200, Json{{"deleted", name}, {"withdrawn", withdrawn}});
       return Status::Ok();
@@ -567,8 +575,7 @@ Status Service::Banks(const HttpRequest& req, const ApiKey& key, const std::vect
     }
     s = store_->UpdateBank(name, update, &b);
     if (!s.ok()) return s;
-    s = RefreshNow();
-    if (s.ok()) s = AuditChange(key, "bank.update", name, Dump(bank::BankJson(b)));
+    s = BankChanged(key, "bank.update", name, bank::BankJson(b));
     if (!s.ok()) return s;
     JsonResponse(res, 200, bank::BankJson(b));
     return Status::Ok();
@@ -602,21 +609,16 @@ Status Service::Banks(const HttpRequest& req, const ApiKey& key, const std::vect
       errors.push_back(Json{{"line", e.line}, {"message", e.message}});
     j["invalid"] = std::move(errors);
     if (!s.ok()) {
-      Json e;
-      e["error"]["code"] = std::string(StatusCodeName(s.code()));
-      e["error"]["message"] = s.message();
+      Json e = ErrorJson(s);
       e["error"]["invalid"] = j["invalid"];
       JsonResponse(res, HttpStatusFor(s.code()), e);
       return Status::Ok();
     }
-    s = RefreshNow();
-    if (s.ok()) {
-      s = AuditChange(key, "signals.import", name,
-                      Dump(Json{{"added", result.applied.added},
-                                {"duplicates", result.applied.duplicates},
-                                {"source_list", io.source_list},
-                                {"source_version", io.source_version}}));
-    }
+    s = BankChanged(key, "signals.import", name,
+                    Json{{"added", result.applied.added},
+                         {"duplicates", result.applied.duplicates},
+                         {"source_list", io.source_list},
+                         {"source_version", io.source_version}});
     if (!s.ok()) return s;
     JsonResponse(res, 200, j);
     return Status::Ok();
@@ -672,11 +674,8 @@ Status Service::Banks(const HttpRequest& req, const ApiKey& key, const std::vect
     bank::ApplyResult applied;
     s = store_->Apply(name, batch, &applied);
     if (!s.ok()) return s;
-    s = RefreshNow();
-    if (s.ok()) {
-      s = AuditChange(key, "signals.add", name,
-                      Dump(Json{{"added", applied.added}, {"duplicates", applied.duplicates}}));
-    }
+    s = BankChanged(key, "signals.add", name,
+                    Json{{"added", applied.added}, {"duplicates", applied.duplicates}});
     if (!s.ok()) return s;
     JsonResponse(res, 200,
                  Json{{"bank", name}, {"added", applied.added}, {"duplicates", applied.duplicates}});
@@ -713,8 +712,7 @@ Status Service::Banks(const HttpRequest& req, const ApiKey& key, const std::vect
     if (!s.ok()) return s;
     // Refreshed before answering: once the client hears "withdrawn", the
     // signal no longer matches here.
-    s = RefreshNow();
-    if (s.ok()) s = AuditChange(key, "signals.withdraw", name, Dump(Json{{"withdrawn", applied.withdrawn}}));
+    s = BankChanged(key, "signals.withdraw", name, Json{{"withdrawn", applied.withdrawn}});
     if (!s.ok()) return s;
     JsonResponse(res, 200, Json{{"bank", name}, {"withdrawn", applied.withdrawn}});
     return Status::Ok();

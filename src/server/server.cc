@@ -71,16 +71,12 @@ int64_t Service::NowMs() const {
       .count();
 }
 
-void Service::Log(const std::string& event, const std::string& json_fields) {
+void Service::Log(const std::string& event, const nlohmann::ordered_json& fields) {
   nlohmann::ordered_json j;
   j["time"] = audit::FormatTimeMs(NowMs());
   j["event"] = event;
-  std::string line = j.dump();
-  if (!json_fields.empty() && json_fields != "{}") {
-    line.pop_back();
-    line.push_back(',');  // (not "," + ...: GCC 12 warns falsely on that, -Wrestrict)
-    line.append(json_fields, 1, std::string::npos);
-  }
+  j.update(fields);
+  const std::string line = j.dump();
   if (options_.log) {
     options_.log(line);
   } else {
@@ -170,12 +166,11 @@ CREATE INDEX decisions_time ON decisions (time_ms);
   s = HttpServer::Start(
       ho, [this](const HttpRequest& req, HttpResponse* res) { Handle(req, res); }, &http_);
   if (!s.ok()) return s;
-  Log("listening", nlohmann::json{{"address", ho.address},
-                                  {"port", http_->port()},
-                                  {"tls", http_->tls()},
-                                  {"threads", ho.threads},
-                                  {"policy_version", policy_version_}}
-                       .dump());
+  Log("listening", nlohmann::ordered_json{{"address", ho.address},
+                                          {"port", http_->port()},
+                                          {"tls", http_->tls()},
+                                          {"threads", ho.threads},
+                                          {"policy_version", policy_version_}});
   loader_ = std::thread([this] { LoadAndFollow(); });
   return Status::Ok();
 }
@@ -185,43 +180,39 @@ void Service::LoadAndFollow() {
   bank::MatcherOptions mo;
   if (config_.snapshot && options_.postgres.empty())
     mo.snapshot_path = options_.data_dir + "/pdq-index.snapshot";
-  std::unique_ptr<bank::Matcher> m;
-  Status s = bank::Matcher::Open(store_.get(), mo, &m);
+  std::unique_ptr<bank::Matcher> opened;
+  Status s = bank::Matcher::Open(store_.get(), mo, &opened);
+  std::shared_ptr<bank::Matcher> m = std::move(opened);
   // Ready means compact: until the last additions of a load from the store
   // are folded into the index base, every lookup scans them.
   if (s.ok()) m->WaitForCompaction();
   if (s.ok() && !mo.snapshot_path.empty() && m->load_source() != "snapshot" &&
       m->pdq_entries() >= kSnapshotMinEntries) {
     Status saved = m->SaveSnapshot();
-    if (!saved.ok()) Log("snapshot_not_saved", nlohmann::json{{"error", saved.message()}}.dump());
+    if (!saved.ok()) Log("snapshot_not_saved", nlohmann::ordered_json{{"error", saved.message()}});
   }
   {
     std::lock_guard<std::mutex> lock(matcher_mu_);
     load_status_ = s;
-    if (s.ok()) matcher_ = std::move(m);
+    if (s.ok()) matcher_ = m;
     // With matcher_, so that ready() is true once WaitReady returns.
     ready_.store(s.ok());
   }
   ready_cv_.notify_all();
   if (!s.ok()) {
-    Log("index_load_failed", nlohmann::json{{"error", s.message()}}.dump());
+    Log("index_load_failed", nlohmann::ordered_json{{"error", s.message()}});
     return;
   }
-  std::shared_ptr<bank::Matcher> matcher;
-  {
-    std::lock_guard<std::mutex> lock(matcher_mu_);
-    matcher = matcher_;
-  }
-  Log("ready", nlohmann::json{{"pdq_entries", matcher->pdq_entries()},
-                              {"digest_entries", matcher->digest_entries()},
-                              {"loaded_from", matcher->load_source()},
-                              {"seconds",
-                               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}}
-                   .dump());
+  Log("ready",
+      nlohmann::ordered_json{
+          {"pdq_entries", m->pdq_entries()},
+          {"digest_entries", m->digest_entries()},
+          {"loaded_from", m->load_source()},
+          {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
   // Follow the store: changes made by other processes (the CLI, a sync) and
   // other servers on the same PostgreSQL reach this index within the
   // refresh interval; changes made through this server apply before it
-  // answers (RefreshNow).
+  // answers (BankChanged).
   auto last_prefault = std::chrono::steady_clock::now();
   while (!stopping_.load()) {
     {
@@ -230,10 +221,10 @@ void Service::LoadAndFollow() {
                         [this] { return stopping_.load(); });
     }
     if (stopping_.load()) break;
-    Status r = matcher->Refresh(nullptr);
-    if (!r.ok()) Log("refresh_failed", nlohmann::json{{"error", r.message()}}.dump());
+    Status r = m->Refresh(nullptr);
+    if (!r.ok()) Log("refresh_failed", nlohmann::ordered_json{{"error", r.message()}});
     if (std::chrono::steady_clock::now() - last_prefault > kPrefaultInterval) {
-      matcher->Prefault();
+      m->Prefault();
       last_prefault = std::chrono::steady_clock::now();
     }
   }
@@ -301,7 +292,7 @@ void Service::Shutdown(std::chrono::milliseconds grace) {
   stop_cv_.notify_all();
   if (loader_.joinable()) loader_.join();
   if (outbox_) outbox_->Stop();
-  if (http_) Log("stopped", "{}");
+  if (http_) Log("stopped");
 }
 
 Service::~Service() { Shutdown(std::chrono::milliseconds(2000)); }

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,7 +50,8 @@ class Service final : public Server {
   Service(const ServerOptions& options) : options_(options) {}
   Status Init();
   void LoadAndFollow();
-  void Log(const std::string& event, const std::string& json_fields);
+  // Writes one JSON line: time, event, then `fields` (an object).
+  void Log(const std::string& event, const nlohmann::ordered_json& fields = nlohmann::ordered_json::object());
   int64_t NowMs() const;
 
   // Routes (routes.cc). Each fills *response; errors become JSON errors.
@@ -68,8 +70,10 @@ class Service final : public Server {
   Status Matcher(std::shared_ptr<bank::Matcher>* m);
   std::unique_ptr<hash::ImageHasher> TakeHasher();
   void ReturnHasher(std::unique_ptr<hash::ImageHasher> h);
-  Status AuditChange(const ApiKey& key, const std::string& action, const std::string& subject,
-                     const std::string& details_json);
+  // Applies a bank change made through the API to this server's index and
+  // records it in the audit log.
+  Status BankChanged(const ApiKey& key, const std::string& action, const std::string& subject,
+                     const nlohmann::ordered_json& details);
   Status RefreshNow();
 
   const ServerOptions options_;

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "safeguard/hash/digest.h"
 #include "safeguard/server/webhooks.h"
 
 namespace safeguard::server {
@@ -50,14 +51,7 @@ std::string_view Trim(std::string_view s) {
 }  // namespace
 
 std::string SignWebhook(std::string_view secret, int64_t timestamp_s, std::string_view body) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  const Mac mac = HmacSha256(secret, timestamp_s, body);
-  std::string out = "t=" + std::to_string(timestamp_s) + ",v1=";
-  for (uint8_t b : mac) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
+  return "t=" + std::to_string(timestamp_s) + ",v1=" + hash::ToHex(HmacSha256(secret, timestamp_s, body));
 }
 
 Status VerifyWebhookSignature(std::string_view header, std::string_view secret, std::string_view body,
