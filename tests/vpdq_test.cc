@@ -4,6 +4,7 @@
 // Those depend on the FFmpeg that decoded them, so frames are compared with a
 // tolerance and the distribution of distances is printed.
 
+#include "safeguard/video/video_hasher.h"
 #include "safeguard/video/vpdq.h"
 
 #include <gtest/gtest.h>

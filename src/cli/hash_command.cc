@@ -35,6 +35,29 @@ std::string CsvHeader(bool dihedral) {
   return h + ",error_code,error_message";
 }
 
+std::string FormatVideoRecord(const std::string& path, const video::VideoHashes& h,
+                              const HashCommandOptions& options, bool* failed) {
+  Json j;
+  j["path"] = path;
+  Status s = AddVideoJson(path, h, options.video_outputs, &j);
+  if (options.format == "csv") {
+    // Videos have no single PDQ: those columns stay empty.
+    std::string line = CsvField(path) + ",,," + hash::ToHex(h.md5) + "," + hash::ToHex(h.sha256) + "," +
+                       std::to_string(h.info.width) + "," + std::to_string(h.info.height);
+    if (options.hash.dihedral) line += ",,,,,,,";
+    if (!s.ok()) {
+      *failed = true;
+      return line + "," + std::string(StatusCodeName(s.code())) + "," + CsvField(s.message());
+    }
+    return line + ",,";
+  }
+  if (!s.ok()) {
+    *failed = true;
+    j["error"] = ErrorJson(s);
+  }
+  return DumpJson(j);
+}
+
 std::string FormatRecord(const std::string& path, const Status& status, const hash::FileHashes& h,
                          const HashCommandOptions& options) {
   const bool csv = options.format == "csv";
@@ -84,10 +107,11 @@ int RunHashCommand(const HashCommandOptions& options, std::istream& in, std::ost
   if (options.format == "csv") out << CsvHeader(options.hash.dihedral) << '\n';
   OrderedRun run(options.hash, &walker, out, jobs,
                  [&options](const std::string& path, hash::ImageHasher* hasher, bool* failed) {
-                   hash::FileHashes h;
-                   const Status s = hasher->HashFile(path, &h);
+                   MediaHashes h;
+                   const Status s = HashMedia(path, hasher, options.video, &h);
                    *failed = !s.ok();
-                   return FormatRecord(path, s, h, options);
+                   if (s.ok() && h.is_video) return FormatVideoRecord(path, h.video, options, failed);
+                   return FormatRecord(path, s, h.image, options);
                  });
   RunWorkers(&run, jobs, options.progress, "hashing", err);
   out.flush();

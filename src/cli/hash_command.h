@@ -1,7 +1,7 @@
 // Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
 //
-// `safeguard hash`: hash files, directories or a list on stdin, on all cores,
-// with output in input order (docs/cli.md).
+// `safeguard hash`: hash images and videos (files, directories or a list on
+// stdin), on all cores, with output in input order (docs/cli.md).
 
 #ifndef SAFEGUARD_SRC_CLI_HASH_COMMAND_H_
 #define SAFEGUARD_SRC_CLI_HASH_COMMAND_H_
@@ -11,13 +11,18 @@
 #include <string>
 #include <vector>
 
+#include "media_hash.h"
 #include "safeguard/hash/image_hasher.h"
+#include "safeguard/video/video_hasher.h"
 
 namespace safeguard::cli {
 
 /// Parsed arguments of `safeguard hash`.
 struct HashCommandOptions {
   hash::HashOptions hash;
+  /// How videos are hashed, and where their vPDQ and TMK files go.
+  video::VideoHashOptions video;
+  VideoOutputs video_outputs;
   /// Worker threads; 0 means one per core.
   int jobs = 0;
   /// "jsonl" or "csv".

@@ -9,6 +9,7 @@
 
 #include "audit_command.h"
 #include "bank_command.h"
+#include "compare_command.h"
 #include "hash_command.h"
 #include "serve_command.h"
 
@@ -26,7 +27,8 @@ int main(int argc, char** argv) {
 
   safeguard::cli::HashCommandOptions hash_opts;
   bool progress_on = false, progress_off = false;
-  CLI::App* hash = app.add_subcommand("hash", "Compute PDQ, MD5 and SHA-256 of image files");
+  CLI::App* hash = app.add_subcommand(
+      "hash", "Compute PDQ, MD5 and SHA-256 of images; vPDQ, TMK+PDQF, MD5 and SHA-256 of videos");
   hash->add_option("paths", hash_opts.paths, "Files, directories (recursive) or - for paths on stdin")
       ->required();
   hash->add_flag("--dihedral", hash_opts.hash.dihedral, "Also output the 8 dihedral PDQ hashes");
@@ -43,8 +45,31 @@ int main(int argc, char** argv) {
   hash->add_option("--max-bytes", hash_opts.hash.limits.max_file_bytes, "Refuse files above this many bytes")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  hash->add_option("--tmk-dir", hash_opts.video_outputs.tmk_dir,
+                   "Write each video's TMK+PDQF as DIR/NAME.tmk")
+      ->check(CLI::ExistingDirectory);
+  hash->add_option("--vpdq-dir", hash_opts.video_outputs.vpdq_dir,
+                   "Write each video's vPDQ (frame,quality,pdq,timestamp lines) as DIR/NAME.vpdq")
+      ->check(CLI::ExistingDirectory);
+  hash->add_flag("--tmk-base64", hash_opts.video_outputs.tmk_base64,
+                 "Embed each video's .tmk bytes in base64");
+  hash->add_option("--vpdq-seconds", hash_opts.video.vpdq_options.seconds_between_frames,
+                   "vPDQ: seconds between hashed frames; 0 hashes every frame")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   hash->add_flag("--progress", progress_on, "Always show a progress line on stderr");
   hash->add_flag("--no-progress", progress_off, "Never show a progress line");
+
+  safeguard::cli::CompareArgs compare_args;
+  CLI::App* compare = app.add_subcommand(
+      "compare", "Compare two images (PDQ distance) or two videos (vPDQ and TMK+PDQF) as one JSON object");
+  compare->add_option("a", compare_args.a, "Image, video, .tmk file or vPDQ text file")->required();
+  compare->add_option("b", compare_args.b, "Image, video, .tmk file or vPDQ text file")->required();
+  compare
+      ->add_option("--vpdq-seconds", compare_args.video.vpdq_options.seconds_between_frames,
+                   "vPDQ: seconds between hashed frames; 0 hashes every frame")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 
   safeguard::cli::BankCommandArgs bank_args;
   safeguard::cli::RegisterBankCommands(&app, &bank_args);
@@ -71,6 +96,7 @@ int main(int argc, char** argv) {
     if (progress_off) hash_opts.progress = 0;
     return safeguard::cli::RunHashCommand(hash_opts, std::cin, std::cout, std::cerr);
   }
+  if (compare->parsed()) return safeguard::cli::RunCompareCommand(compare_args, std::cout, std::cerr);
   int exit_code = 2;
   if (safeguard::cli::RunBankCommands(app, bank_args, std::cin, std::cout, std::cerr, &exit_code))
     return exit_code;

@@ -326,6 +326,21 @@ void LumaFromGrey(const uint8_t* grey, int rows, int cols, float* luma) {
   for (size_t i = 0; i < n; ++i) luma[i] = static_cast<float>(grey[i]);
 }
 
+void FloatHashLuma(float* luma, float* scratch, int rows, int cols, float out[16][16], int* quality) {
+  alignas(64) float a64[64][64];
+  if (rows == 64 && cols == 64) {
+    // The reference assumes a 64x64 input was already downsampled (by
+    // FFmpeg, for video frames) and skips the blur. Skipping matters: the
+    // 64-to-64 blur has window 1, yet its running sum, (s + next) - previous,
+    // rounds, so it changes the low bits of fractional luma.
+    std::memcpy(a64, luma, sizeof(a64));
+  } else {
+    FilterAndDecimate(luma, scratch, rows, cols, a64);
+  }
+  *quality = QualityMetric(a64);
+  Dct64To16(a64, out);
+}
+
 void HashLuma(float* luma, float* scratch, int rows, int cols, Hash256* hash, int* quality,
               Hash256* dihedral) {
   if (rows < kMinHashableDim || cols < kMinHashableDim) {
@@ -336,30 +351,22 @@ void HashLuma(float* luma, float* scratch, int rows, int cols, Hash256* hash, in
     }
     return;
   }
-  alignas(64) float a64[64][64];
   alignas(64) float b16[16][16];
+  FloatHashLuma(luma, scratch, rows, cols, b16, quality);
+  ToBits(b16, hash);
+  if (dihedral == nullptr) return;
   if (rows == 64 && cols == 64) {
-    // The reference's plain hash takes a 64x64 input as already downsampled
-    // (its video path), but its dihedral path filters it like any other size.
-    std::memcpy(a64, luma, sizeof(a64));
-    *quality = QualityMetric(a64);
+    // The reference's dihedral path blurs a 64x64 image like any other size
+    // (its plain path does not), so its dihedral hashes come from a second
+    // DCT. FloatHashLuma left `luma` intact for this.
+    alignas(64) float a64[64][64];
+    FilterAndDecimate(luma, scratch, rows, cols, a64);
     Dct64To16(a64, b16);
-    ToBits(b16, hash);
-    if (dihedral == nullptr) return;
   }
-  FilterAndDecimate(luma, scratch, rows, cols, a64);
-  const int q = QualityMetric(a64);
-  Dct64To16(a64, b16);
-  if (!(rows == 64 && cols == 64)) {
-    *quality = q;
-    ToBits(b16, hash);
-  }
-  if (dihedral != nullptr) {
-    float t[16][16];
-    for (int d = 0; d < 8; ++d) {
-      DihedralCoefficients(b16, static_cast<Dihedral>(d), t);
-      ToBits(t, &dihedral[d]);
-    }
+  float t[16][16];
+  for (int d = 0; d < 8; ++d) {
+    DihedralCoefficients(b16, static_cast<Dihedral>(d), t);
+    ToBits(t, &dihedral[d]);
   }
 }
 

@@ -2,7 +2,6 @@
 
 #include "safeguard/video/vpdq.h"
 
-#include <chrono>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -11,10 +10,6 @@
 
 namespace safeguard::video {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 struct HashKey {
   size_t operator()(const pdq::Hash256& h) const {
@@ -41,44 +36,6 @@ double MatchPercent(const std::vector<pdq::Hash256>& from, const std::vector<pdq
 }
 
 }  // namespace
-
-Status HashVideoVpdq(const VideoInput& input, const VpdqOptions& options, const VideoLimits& limits,
-                     std::vector<VpdqFrame>* frames, VideoInfo* info, VpdqTimings* timings) {
-  frames->clear();
-  FrameSampling sampling;
-  sampling.seconds_between_frames = options.seconds_between_frames;
-  sampling.skip_unneeded = options.skip_unneeded;
-  sampling.width = options.width;
-  sampling.height = options.height;
-  std::vector<float> luma, scratch;
-  double hash_seconds = 0;
-  const Clock::time_point start = Clock::now();
-  Status s = DecodeFrames(
-      input, sampling, limits,
-      [&](const RgbFrame& f) {
-        const Clock::time_point t0 = Clock::now();
-        const size_t n = static_cast<size_t>(f.width) * f.height;
-        luma.resize(n);
-        scratch.resize(pdq::ScratchFloats(f.height, f.width));
-        for (int r = 0; r < f.height; ++r) {
-          pdq::LumaFromRgb(f.rgb + static_cast<size_t>(r) * f.stride, 1, f.width,
-                           luma.data() + static_cast<size_t>(r) * f.width);
-        }
-        VpdqFrame v;
-        v.index = f.index;
-        v.timestamp = f.timestamp;
-        pdq::HashLuma(luma.data(), scratch.data(), f.height, f.width, &v.hash, &v.quality, nullptr);
-        frames->push_back(v);
-        hash_seconds += Since(t0);
-        return Status::Ok();
-      },
-      info);
-  if (timings != nullptr) {
-    timings->hash = hash_seconds;
-    timings->decode = Since(start) - hash_seconds;
-  }
-  return s;
-}
 
 std::string VpdqToText(const std::vector<VpdqFrame>& frames) {
   std::string out;

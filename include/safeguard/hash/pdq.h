@@ -89,6 +89,20 @@ void LumaFromGrey(const uint8_t* grey, int rows, int cols, float* luma);
 void HashLuma(float* luma, float* scratch, int rows, int cols, Hash256* hash, int* quality,
               Hash256* dihedral);
 
+/// Computes the 16x16 DCT coefficients that PDQ thresholds into a hash, and
+/// the quality (0..100), of a luma image of rows x cols floats, row-major
+/// (rows, cols >= 1). The result is float-identical with the reference's
+/// pdqFloat256FromFloatLuma: out[i][j] is coefficient (row i, column j), the
+/// one hash bit 16 i + j is about, before comparison with the median. These
+/// 256 floats are the frame feature of TMK+PDQF (safeguard/video/tmk.h).
+///
+/// As in the reference, a 64x64 image is taken as already downsampled and is
+/// not blurred (`luma` is then left unchanged); any other size is blurred and
+/// decimated to 64x64 first (`luma` is clobbered). Unlike HashLuma, sides
+/// below kMinHashableDim get no special treatment, because the reference's
+/// float path has none. `scratch` holds ScratchFloats(rows, cols).
+void FloatHashLuma(float* luma, float* scratch, int rows, int cols, float out[16][16], int* quality);
+
 }  // namespace safeguard::pdq
 
 #endif  // SAFEGUARD_HASH_PDQ_H_

@@ -4,7 +4,8 @@
 // matching by the share of frames that find a near-identical frame in the
 // other video. Compatible with Meta's reference (ThreatExchange vpdq/): the
 // same frames (RGB at the coded size, no display rotation), the same per-frame
-// PDQ, the same text form `frame,quality,pdq,timestamp`.
+// PDQ, the same text form `frame,quality,pdq,timestamp`. Hashing a video is in
+// video_hasher.h; this header has no FFmpeg behind it.
 //
 // Matching as vPDQ defines it: each side keeps its distinct frame hashes of
 // quality >= 50; a frame matches when some frame of the other side is within
@@ -23,7 +24,6 @@
 
 #include "safeguard/common/status.h"
 #include "safeguard/hash/pdq.h"
-#include "safeguard/video/video_decoder.h"
 
 namespace safeguard::video {
 
@@ -41,32 +41,6 @@ struct VpdqFrame {
   pdq::Hash256 hash;     ///< PDQ hash of the frame.
   double timestamp = 0;  ///< Seconds from the start.
 };
-
-/// How frames are sampled for vPDQ.
-struct VpdqOptions {
-  /// 0 hashes every frame (the reference's expected files); the default, one
-  /// frame a second, is what banks and the service use.
-  double seconds_between_frames = 1.0;
-  /// See FrameSampling::skip_unneeded.
-  bool skip_unneeded = true;
-  /// Scale frames to this size first (the reference's -d option, e.g.
-  /// 128x128); 0 keeps the coded size.
-  int width = 0;
-  int height = 0;
-};
-
-/// Time spent in each stage of HashVideoVpdq, in seconds of the calling
-/// thread's wall clock.
-struct VpdqTimings {
-  double decode = 0;  ///< Demuxing, decoding and conversion to RGB.
-  double hash = 0;    ///< Luma and PDQ.
-};
-
-/// Hashes the sampled frames of `input` into *frames (in presentation
-/// order). Errors as DecodeFrames. `info` and `timings` may be null.
-/// Thread-safe.
-Status HashVideoVpdq(const VideoInput& input, const VpdqOptions& options, const VideoLimits& limits,
-                     std::vector<VpdqFrame>* frames, VideoInfo* info, VpdqTimings* timings = nullptr);
 
 /// Returns the reference's text form: one line `frame,quality,pdq,timestamp`
 /// per frame, the timestamp with three decimals.
