@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <random>
 
@@ -212,6 +214,36 @@ TYPED_TEST(MatcherTest, RestartsFromASnapshotAndReplaysOnlyWhatFollowed) {
   EXPECT_EQ(m->pdq_entries(), 500u);
   EXPECT_TRUE(this->Hits(*m, codes[7]).empty());
   EXPECT_EQ(this->Hits(*m, fresh).size(), 1u);
+}
+
+// Video signals (vpdq, tmk) are for the video matcher. This one must still
+// open and follow a store that holds them, without letting a video digest
+// (a SHA-256 of the video hash) answer a file SHA-256 lookup.
+TYPED_TEST(MatcherTest, VideoSignalsDoNotDisturbImageMatching) {
+  this->MakeBank("mixed", Category::kNcii);
+  const index::Code256 code = safeguard::testing::RandomCode(this->rng_);
+  const std::vector<NewSignal> first = {Pdq(code, "p"), testing::MakeVideoSignal(1, SignalType::kVpdq, 4096)};
+  SG_ASSERT_OK(this->store_->Import("mixed", first, nullptr));
+  std::unique_ptr<Matcher> m;
+  SG_ASSERT_OK(Matcher::Open(this->store_.get(), MatcherOptions(), &m));
+  EXPECT_EQ(this->Hits(*m, code).size(), 1u);
+
+  const NewSignal tmk = testing::MakeVideoSignal(2, SignalType::kTmk, 263344);
+  SG_ASSERT_OK(this->store_->Import("mixed", std::vector<NewSignal>{tmk}, nullptr));
+  SG_ASSERT_OK(m->Refresh(nullptr));
+  MatchQuery q;
+  std::array<uint8_t, 32> digest;
+  std::copy(tmk.value.begin(), tmk.value.end(), digest.begin());
+  q.sha256 = digest;
+  MatchResult r;
+  SG_ASSERT_OK(m->Match(q, &r));
+  EXPECT_TRUE(r.hits.empty());
+
+  WithdrawSpec spec;
+  spec.values = {{SignalType::kTmk, tmk.value}};
+  SG_ASSERT_OK(this->store_->Withdraw("mixed", spec, nullptr));
+  SG_ASSERT_OK(m->Refresh(nullptr));
+  EXPECT_EQ(this->Hits(*m, code).size(), 1u);
 }
 
 }  // namespace

@@ -34,9 +34,77 @@ TEST(BankModel, SignalTypesAndSizes) {
   EXPECT_EQ(SignalValueSize(SignalType::kPdq), 32u);
   EXPECT_EQ(SignalValueSize(SignalType::kMd5), 16u);
   EXPECT_EQ(SignalValueSize(SignalType::kSha256), 32u);
-  Status s = ParseSignalType("tmk", &t);
+  // The video types: a 32-byte value (the content's SHA-256) plus content.
+  ASSERT_TRUE(ParseSignalType("vpdq", &t).ok());
+  EXPECT_EQ(t, SignalType::kVpdq);
+  ASSERT_TRUE(ParseSignalType("tmk", &t).ok());
+  EXPECT_EQ(t, SignalType::kTmk);
+  for (SignalType type : kAllSignalTypes) {
+    SignalType parsed = SignalType::kPdq;
+    ASSERT_TRUE(ParseSignalType(SignalTypeName(type), &parsed).ok()) << SignalTypeName(type);
+    EXPECT_EQ(parsed, type);
+    EXPECT_EQ(SignalHasContent(type), type == SignalType::kVpdq || type == SignalType::kTmk);
+  }
+  EXPECT_EQ(SignalValueSize(SignalType::kVpdq), 32u);
+  EXPECT_EQ(SignalValueSize(SignalType::kTmk), 32u);
+  Status s = ParseSignalType("url", &t);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(s.message().find("pdq, md5, sha256"), std::string::npos);
+  EXPECT_NE(s.message().find("pdq, md5, sha256, vpdq, tmk"), std::string::npos) << s.message();
+}
+
+TEST(BankModel, ContentSignalRules) {
+  // SHA-256("abc"), the FIPS 180-2 test vector.
+  const std::string abc_digest = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+  NewSignal sig;
+  sig.external_id = "kept";
+  ASSERT_TRUE(MakeContentSignal(SignalType::kTmk, {'a', 'b', 'c'}, &sig).ok());
+  EXPECT_EQ(sig.type, SignalType::kTmk);
+  EXPECT_EQ(SignalValueHex(sig.value), abc_digest);
+  EXPECT_EQ(sig.content, (std::vector<uint8_t>{'a', 'b', 'c'}));
+  EXPECT_EQ(sig.external_id, "kept");
+  EXPECT_TRUE(ValidateNewSignal(sig).ok());
+
+  // MakeContentSignal refuses, and leaves *out alone.
+  Status s = MakeContentSignal(SignalType::kPdq, {1, 2, 3}, &sig);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("pdq signals carry no content; only vpdq and tmk signals do"), std::string::npos)
+      << s.message();
+  s = MakeContentSignal(SignalType::kVpdq, {}, &sig);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("vpdq signal has no content"), std::string::npos) << s.message();
+  s = MakeContentSignal(SignalType::kVpdq, std::vector<uint8_t>(kMaxSignalContentBytes + 1), &sig);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("vpdq content is 4194305 bytes; the limit is 4194304"), std::string::npos)
+      << s.message();
+  EXPECT_EQ(sig.type, SignalType::kTmk);
+  EXPECT_EQ(SignalValueHex(sig.value), abc_digest);
+  ASSERT_TRUE(
+      MakeContentSignal(SignalType::kVpdq, std::vector<uint8_t>(kMaxSignalContentBytes, 9), &sig).ok());
+  EXPECT_TRUE(ValidateNewSignal(sig).ok());
+
+  // ValidateNewSignal: the value must be the content's digest.
+  ASSERT_TRUE(MakeContentSignal(SignalType::kTmk, {'a', 'b', 'c'}, &sig).ok());
+  sig.content.push_back('d');
+  s = ValidateNewSignal(sig);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("tmk value " + abc_digest + " is not the SHA-256 of its content (88d4266f"),
+            std::string::npos)
+      << s.message();
+  sig.content.clear();
+  s = ValidateNewSignal(sig);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("tmk signal has no content"), std::string::npos) << s.message();
+
+  // And the other types must have none.
+  sig.type = SignalType::kSha256;
+  sig.content = {1};
+  s = ValidateNewSignal(sig);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("sha256 signal has 1 bytes of content; only vpdq and tmk signals carry content"),
+            std::string::npos)
+      << s.message();
+  sig.content.clear();
+  EXPECT_TRUE(ValidateNewSignal(sig).ok());
 }
 
 TEST(BankModel, HexValuesRoundTripInTextOrder) {

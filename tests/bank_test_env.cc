@@ -116,6 +116,16 @@ Status SqliteBackend::ForceSchemaVersion(int version) const {
   return s;
 }
 
+Status SqliteBackend::ExecSql(const std::string& sql) const {
+  sqlite3* db = nullptr;
+  const std::string path = dir_.path() + "/safeguard.db";
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  Status s = rc == SQLITE_OK ? Status::Ok() : Status::IoError(sql + ": " + sqlite3_errmsg(db));
+  sqlite3_close(db);
+  return s;
+}
+
 PostgresBackend::~PostgresBackend() {
   if (!schema_.empty()) DropPostgresSchema(schema_);
 }
@@ -136,6 +146,26 @@ NewSignal MakeSignal(uint64_t seed, SignalType type, std::string external_id) {
   s.value.resize(SignalValueSize(type));
   for (size_t i = 0; i < s.value.size(); ++i) {
     s.value[i] = static_cast<uint8_t>(SplitMix(seed * 8 + i / 8) >> (8 * (i % 8)));
+  }
+  s.external_id = std::move(external_id);
+  return s;
+}
+
+std::vector<uint8_t> MakeContent(uint64_t seed, size_t bytes) {
+  std::vector<uint8_t> content(bytes);
+  // Seeds are spread apart so two contents never share a run of words.
+  for (size_t i = 0; i < bytes; ++i) {
+    content[i] = static_cast<uint8_t>(SplitMix((seed << 40) + i / 8) >> (8 * (i % 8)));
+  }
+  return content;
+}
+
+NewSignal MakeVideoSignal(uint64_t seed, SignalType type, size_t bytes, std::string external_id) {
+  NewSignal s;
+  Status st = MakeContentSignal(type, MakeContent(seed, bytes), &s);
+  if (!st.ok()) {
+    std::fprintf(stderr, "MakeVideoSignal: %s\n", st.ToString().c_str());
+    std::abort();
   }
   s.external_id = std::move(external_id);
   return s;

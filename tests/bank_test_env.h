@@ -72,6 +72,8 @@ class SqliteBackend {
   }
   /// Overwrites the stored schema version (the store must be closed).
   Status ForceSchemaVersion(int version) const;
+  /// Runs `sql` on the database (the store must be closed).
+  Status ExecSql(const std::string& sql) const;
   /// Tells the crash helper which database to use: {"sqlite", DIR}.
   std::vector<std::string> HelperArgs() const { return {"sqlite", dir_.path()}; }
   const std::string& dir() const { return dir_.path(); }
@@ -91,6 +93,7 @@ class PostgresBackend {
     return Store::OpenPostgres(conninfo_, options, store);
   }
   Status ForceSchemaVersion(int version) const;
+  Status ExecSql(const std::string& sql) const { return RunPostgresSql(conninfo_, sql); }
   std::vector<std::string> HelperArgs() const { return {"postgres", conninfo_}; }
   const std::string& conninfo() const { return conninfo_; }
 
@@ -111,6 +114,14 @@ struct BackendNames {
 /// Returns a signal of `type` whose value is derived from `seed` (distinct
 /// seeds give distinct values), with the given external id.
 NewSignal MakeSignal(uint64_t seed, SignalType type = SignalType::kPdq, std::string external_id = "");
+
+/// Returns `bytes` bytes derived from `seed` (distinct seeds give distinct
+/// contents): a stand-in for a video hash, not one of any real video.
+std::vector<uint8_t> MakeContent(uint64_t seed, size_t bytes);
+
+/// Returns a video signal of `type` (kVpdq or kTmk) holding
+/// MakeContent(seed, bytes), with its value set to the content's SHA-256.
+NewSignal MakeVideoSignal(uint64_t seed, SignalType type, size_t bytes, std::string external_id = "");
 
 }  // namespace safeguard::bank::testing
 

@@ -15,7 +15,11 @@
 namespace safeguard {
 namespace {
 
+using testing::CliResult;
+using testing::JsonLines;
+using testing::RunCli;
 using testing::SharedPath;
+using testing::ShellQuote;
 
 std::string Video(const std::string& name) { return SharedPath("video-vectors/videos/" + name + ".mp4"); }
 

@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "bank_test_env.h"
+#include "safeguard/exchange/bank_io.h"
 #include "safeguard/exchange/entry.h"
 #include "safeguard/exchange/hash_list.h"
 #include "safeguard/hash/pdq.h"
@@ -106,6 +108,10 @@ TEST(ExchangeEntry, TypeNamesAndLengths) {
   EXPECT_EQ(t, SignalType::kSha256);
   EXPECT_FALSE(ParseSignalType(" md5", &t));
   EXPECT_FALSE(ParseSignalType("sha-256", &t));
+  // The video types are bank types but not list types: a line has no room
+  // for their content.
+  EXPECT_FALSE(ParseSignalType("vpdq", &t));
+  EXPECT_FALSE(ParseSignalType("TMK", &t));
   EXPECT_EQ(SignalValueSize(SignalType::kMd5), 16u);
   EXPECT_EQ(SignalValueSize(SignalType::kPdq), 32u);
   EXPECT_EQ(SignalTypeName(SignalType::kSha256), "sha256");
@@ -243,6 +249,9 @@ TEST(ExchangeCsv, EachMalformedRecordIsReportedWithItsLineNumber) {
   EXPECT_EQ(OnlyError(h + "phash," + Pdq(1) + ",x\n", 2),
             "unknown type 'phash': expected pdq, md5 or sha256");
   EXPECT_EQ(OnlyError(h + "," + Pdq(1) + ",x\n", 2), "type is empty: expected pdq, md5 or sha256");
+  EXPECT_EQ(
+      OnlyError(h + "vpdq," + Sha(1) + ",x\n", 2),
+      "type 'vpdq' is a video signal, whose content a hash list cannot carry: expected pdq, md5 or sha256");
   EXPECT_EQ(OnlyError(h + "pdq," + Pdq(1) + ",a,b\n", 2),
             "4 fields, but the header has 3 columns; quote fields that contain commas");
   EXPECT_EQ(OnlyError(h + "pdq," + Pdq(1) + ",a\"b\n", 2),
@@ -828,6 +837,8 @@ TEST(ExchangeWrite, RefusesWhatCannotBeReadBack) {
   EXPECT_EQ(write(Format::kCsv, Make(SignalType::kPdq, Pdq(1), "", 101)).message(),
             "entry 1: quality 101 is not from 0 to 100 (or -1)");
   EXPECT_EQ(write(Format::kAuto, Make(SignalType::kPdq, Pdq(1))).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(write(Format::kCsv, Make(SignalType::kTmk, Sha(1))).message(),
+            "entry 1: a hash list cannot hold tmk signals: a line has a value but no room for their content");
 }
 
 TEST(ExchangeWrite, FileIsReplacedWhole) {
@@ -876,6 +887,33 @@ TEST(ExchangeSpeed, OneMillionLines) {
         std::string(FormatName(f)).c_str(), kLines, std::filesystem::file_size(path) / 1e6, read_s,
         kLines / read_s / 1e6, std::filesystem::file_size(path) / read_s / 1e6, write_s);
     std::remove(path.c_str());
+  }
+}
+
+// A bank of video signals has nothing a list line can carry: export refuses
+// it before writing a byte, rather than failing half-way.
+TEST(ExchangeExport, RefusesABankWithVideoSignals) {
+  bank::testing::TempDir dir;
+  std::unique_ptr<bank::Store> store;
+  SG_ASSERT_OK(bank::Store::OpenSqlite(dir.path(), &store));
+  bank::BankSpec spec;
+  spec.name = "video";
+  SG_ASSERT_OK(store->CreateBank(spec, nullptr));
+  std::vector<bank::NewSignal> signals(2);
+  signals[0] = bank::testing::MakeSignal(1);
+  SG_ASSERT_OK(bank::MakeContentSignal(SignalType::kVpdq, {1, 2, 3}, &signals[1]));
+  SG_ASSERT_OK(store->Import("video", signals, nullptr));
+  for (Format format : {Format::kCsv, Format::kJsonl, Format::kPdqList}) {
+    std::ostringstream out;
+    uint64_t written = 9;
+    Status s = ExportBank(store.get(), "video", out, format, &written);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(
+        s.message(),
+        "bank 'video' holds vpdq signals, whose content a hash list cannot hold; it cannot be exported as "
+        "a list");
+    EXPECT_TRUE(out.str().empty());
+    EXPECT_EQ(written, 0u);
   }
 }
 

@@ -2,8 +2,12 @@
 
 #include "safeguard/bank/bank.h"
 
+#include <openssl/evp.h>
+
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <array>
 #include <string>
 
 namespace safeguard::bank {
@@ -85,6 +89,32 @@ Status CheckText(std::string_view field, std::string_view value, size_t max_byte
   return Status::Ok();
 }
 
+// OpenSSL directly rather than safeguard/hash/digest.h: the hash block brings
+// the image decoders along, which the bank has no use for.
+Status Sha256(std::span<const uint8_t> bytes, std::array<uint8_t, 32>* out) {
+  unsigned int len = 0;
+  // Fails only when OpenSSL cannot allocate; a made-up digest would then be
+  // stored, or compared, as if it were the content's.
+  if (EVP_Digest(bytes.data(), bytes.size(), out->data(), &len, EVP_sha256(), nullptr) != 1 || len != 32) {
+    return Status::Internal("cannot compute a SHA-256 (OpenSSL failed)");
+  }
+  return Status::Ok();
+}
+
+// The content rules shared by ValidateNewSignal and MakeContentSignal.
+Status CheckContentSize(SignalType type, size_t bytes) {
+  const std::string name(SignalTypeName(type));
+  if (bytes == 0) {
+    return Status::InvalidArgument(name + " signal has no content: a " + name +
+                                   " signal needs its content (the video hash), not only its digest");
+  }
+  if (bytes > kMaxSignalContentBytes) {
+    return Status::InvalidArgument(name + " content is " + std::to_string(bytes) + " bytes; the limit is " +
+                                   std::to_string(kMaxSignalContentBytes));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string_view CategoryName(Category category) {
@@ -116,14 +146,15 @@ Status ParseCategory(std::string_view name, Category* out) {
 }
 
 Status ParseSignalType(std::string_view name, SignalType* out) {
-  for (SignalType t : {SignalType::kPdq, SignalType::kMd5, SignalType::kSha256}) {
+  std::string supported;
+  for (SignalType t : kAllSignalTypes) {
     if (name == SignalTypeName(t)) {
       *out = t;
       return Status::Ok();
     }
+    supported += (supported.empty() ? "" : ", ") + std::string(SignalTypeName(t));
   }
-  return Status::InvalidArgument("unknown signal type " + Quote(name) +
-                                 "; this build supports pdq, md5, sha256");
+  return Status::InvalidArgument("unknown signal type " + Quote(name) + "; this build supports " + supported);
 }
 
 Status ParseSignalValue(SignalType type, std::string_view hex, std::vector<uint8_t>* value) {
@@ -200,6 +231,23 @@ Status ValidateNewSignal(const NewSignal& signal) {
                                    std::to_string(signal.value.size()) + " bytes; expected " +
                                    std::to_string(n));
   }
+  if (SignalHasContent(signal.type)) {
+    Status s = CheckContentSize(signal.type, signal.content.size());
+    if (!s.ok()) return s;
+    std::array<uint8_t, 32> digest;
+    s = Sha256(signal.content, &digest);
+    if (!s.ok()) return s;
+    if (!std::equal(digest.begin(), digest.end(), signal.value.begin())) {
+      return Status::InvalidArgument(std::string(SignalTypeName(signal.type)) + " value " +
+                                     SignalValueHex(signal.value) + " is not the SHA-256 of its content (" +
+                                     SignalValueHex(digest) +
+                                     "); set the value to the content's SHA-256 (MakeContentSignal does)");
+    }
+  } else if (!signal.content.empty()) {
+    return Status::InvalidArgument(std::string(SignalTypeName(signal.type)) + " signal has " +
+                                   std::to_string(signal.content.size()) +
+                                   " bytes of content; only vpdq and tmk signals carry content");
+  }
   Status s = CheckText("external id", signal.external_id, kMaxExternalIdBytes);
   if (!s.ok()) return s;
   s = CheckText("source list", signal.source_list, kMaxSourceListBytes);
@@ -218,6 +266,22 @@ Status ValidateNewSignal(const NewSignal& signal) {
       return Status::InvalidArgument("metadata " + Quote(signal.metadata_json) + " is not valid JSON");
     }
   }
+  return Status::Ok();
+}
+
+Status MakeContentSignal(SignalType type, std::vector<uint8_t> content, NewSignal* out) {
+  if (!SignalHasContent(type)) {
+    return Status::InvalidArgument(std::string(SignalTypeName(type)) +
+                                   " signals carry no content; only vpdq and tmk signals do");
+  }
+  Status s = CheckContentSize(type, content.size());
+  if (!s.ok()) return s;
+  std::array<uint8_t, 32> digest;
+  s = Sha256(content, &digest);
+  if (!s.ok()) return s;
+  out->type = type;
+  out->value.assign(digest.begin(), digest.end());
+  out->content = std::move(content);
   return Status::Ok();
 }
 

@@ -160,6 +160,10 @@ Status Matcher::AddSignal(uint64_t signal_id, int64_t bank_id, SignalType type,
       return digests_.Add(index::DigestType::kMd5, value, id);
     case SignalType::kSha256:
       return digests_.Add(index::DigestType::kSha256, value, id);
+    case SignalType::kVpdq:
+    case SignalType::kTmk:
+      // video signals are matched by the video matcher
+      return Status::Ok();
   }
   return Status::Ok();
 }

@@ -39,6 +39,10 @@ using internal::kSchemaVersion;
 constexpr int64_t kMigrationLockKey = 0x5347424b00000001;
 // An import at least this large refreshes the planner's statistics.
 constexpr size_t kAnalyzeAfterRows = 10000;
+// ForEachLiveSignal reads video contents in groups of at most this many
+// bytes (or ids), so that a scan holds a bounded amount of them at once.
+constexpr int64_t kContentGroupBytes = 64 << 20;
+constexpr size_t kContentGroupIds = 10000;
 
 // kMigrations[v - 1] takes the schema from version v - 1 to v. Never edit a
 // released entry; append a new one.
@@ -105,6 +109,15 @@ CREATE TABLE checkpoints (
   updated_at bigint NOT NULL,
   PRIMARY KEY (bank_id, key)
 );
+)sql",
+    // Version 2: the content of video signals (vpdq, tmk), NULL for the other
+    // types. Their value is the content's SHA-256, so the live-value index
+    // and everything keyed by value stay as they are (a btree entry holds at
+    // most about 2.7 KB; a content is up to 4 MiB and lives in TOAST). A
+    // nullable column without a default is a catalog change only: no table
+    // rewrite, whatever the table's size.
+    R"sql(
+ALTER TABLE signals ADD COLUMN content bytea;
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
@@ -318,6 +331,7 @@ class CopyWriter {
     buf_.append(static_cast<const char*>(p), n);
   }
   void TextField(std::string_view s) { BytesField(s.data(), s.size()); }
+  void NullField() { Int32(-1); }
 
   // Sends what has accumulated once it is large enough to be worth a write.
   Status MaybeFlush() { return buf_.size() >= (1 << 20) ? Flush() : Status::Ok(); }
@@ -386,6 +400,32 @@ Status ParseStoredType(std::string_view name, SignalType* type) {
   return s;
 }
 
+// The columns ReadSignal decodes, from signals s joined to banks b.
+// octet_length() of a bytea stored out of line reads its TOAST pointer, not
+// the content.
+constexpr char kSignalColumns[] =
+    "s.id, s.bank_id, b.name, s.type, s.value, s.external_id, s.source_list, s.source_version,"
+    " s.metadata, s.added_at, s.withdrawn_at, octet_length(s.content)";
+
+Status ReadSignal(const PGresult* r, int i, Signal* sig) {
+  sig->id = static_cast<uint64_t>(GetInt(r, i, 0));
+  sig->bank_id = GetInt(r, i, 1);
+  sig->bank_name = GetText(r, i, 2);
+  Status s = ParseStoredType(GetText(r, i, 3), &sig->type);
+  if (!s.ok()) return s;
+  auto v = GetBytes(r, i, 4);
+  sig->value.assign(v.begin(), v.end());
+  sig->external_id = GetText(r, i, 5);
+  sig->source_list = GetText(r, i, 6);
+  sig->source_version = GetText(r, i, 7);
+  sig->metadata_json = GetText(r, i, 8);
+  sig->added_at_ms = GetInt(r, i, 9);
+  sig->withdrawn_at_ms = IsNull(r, i, 10) ? 0 : GetInt(r, i, 10);
+  sig->content_bytes = IsNull(r, i, 11) ? 0 : static_cast<uint64_t>(GetInt(r, i, 11));
+  sig->content.clear();
+  return Status::Ok();
+}
+
 class PostgresStore final : public Store {
  public:
   static Status Open(const std::string& conninfo, const StoreOptions& options, std::unique_ptr<Store>* out);
@@ -400,6 +440,7 @@ class PostgresStore final : public Store {
   Status ChangesSince(uint64_t cursor, size_t limit, std::vector<Change>* changes,
                       uint64_t* next_cursor) override;
   Status GetSignals(std::span<const uint64_t> ids, std::vector<Signal>* signals) override;
+  Status GetSignal(uint64_t id, Signal* signal) override;
   Status GetCheckpoint(const std::string& bank, const std::string& key, std::string* value) override;
 
  private:
@@ -437,7 +478,7 @@ Status PostgresStore::Connect(const std::string& conninfo, std::unique_ptr<PgCon
       "SET client_min_messages = warning;"
       "CREATE TEMP TABLE IF NOT EXISTS signal_staging ("
       "  ord bigint, type text COLLATE \"C\", value bytea, external_id text COLLATE \"C\", source_list text,"
-      "  source_version text, metadata text) ON COMMIT DELETE ROWS");
+      "  source_version text, metadata text, content bytea) ON COMMIT DELETE ROWS");
   if (!s.ok()) return s;
   *out = std::move(conn);
   return Status::Ok();
@@ -742,7 +783,7 @@ Status PostgresStore::Apply(const std::string& bank_name, const SignalBatch& bat
       CopyWriter copy(conn);
       for (size_t i = 0; i < order.size(); ++i) {
         const NewSignal& sig = batch.add[order[i]];
-        copy.Row(7);
+        copy.Row(8);
         copy.Int64Field(static_cast<int64_t>(i));
         copy.TextField(SignalTypeName(sig.type));
         copy.BytesField(sig.value.data(), sig.value.size());
@@ -750,6 +791,11 @@ Status PostgresStore::Apply(const std::string& bank_name, const SignalBatch& bat
         copy.TextField(sig.source_list);
         copy.TextField(sig.source_version);
         copy.TextField(sig.metadata_json);
+        if (sig.content.empty()) {
+          copy.NullField();
+        } else {
+          copy.BytesField(sig.content.data(), sig.content.size());
+        }
         s = copy.MaybeFlush();
         if (!s.ok()) {
           copy.Finish();
@@ -770,8 +816,8 @@ Status PostgresStore::Apply(const std::string& bank_name, const SignalBatch& bat
       Result ins;
       s = conn->Query(
           "INSERT INTO signals (id, bank_id, type, value, external_id, source_list, source_version, metadata,"
-          " added_at) SELECT $1::bigint + ord, $2::bigint, type, value, external_id, source_list,"
-          " source_version, metadata, $3::bigint FROM signal_staging"
+          " added_at, content) SELECT $1::bigint + ord, $2::bigint, type, value, external_id, source_list,"
+          " source_version, metadata, $3::bigint, content FROM signal_staging"
           " ON CONFLICT (bank_id, type, value) WHERE withdrawn_at IS NULL DO NOTHING",
           p, &ins);
       if (!s.ok()) return s;
@@ -823,11 +869,39 @@ Status PostgresStore::ForEachLiveSignal(const std::function<Status(const LiveSig
     if (!s.ok()) return s;
     *cursor = static_cast<uint64_t>(GetInt(r.get(), 0, 0)) - 1;
     // A cursor streams the rows in slices instead of materialising 10M of
-    // them in the client.
+    // them in the client. It carries the size of a video signal's content,
+    // not the content: a slice of 20,000 TMK signals would be 5 GB. Those
+    // rows are read again by id, contents included, in bounded groups; the
+    // transaction's snapshot makes that the same data the cursor sees.
     s = conn->Exec(
-        "DECLARE live NO SCROLL CURSOR FOR SELECT id, bank_id, type, value FROM signals WHERE withdrawn_at "
-        "IS NULL");
+        "DECLARE live NO SCROLL CURSOR FOR SELECT id, bank_id, type, value, octet_length(content) FROM "
+        "signals WHERE withdrawn_at IS NULL");
     if (!s.ok()) return s;
+    std::vector<uint64_t> with_content;
+    int64_t group_bytes = 0;
+    auto read_contents = [&]() -> Status {
+      if (with_content.empty()) return Status::Ok();
+      Params p;
+      p.IntArray(with_content);
+      with_content.clear();
+      group_bytes = 0;
+      Result c;
+      Status s = conn->Query(
+          "SELECT id, bank_id, type, value, content FROM signals WHERE id = ANY($1::bigint[])", p, &c);
+      if (!s.ok()) return s;
+      LiveSignal video;
+      for (int i = 0; i < PQntuples(c.get()); ++i) {
+        video.id = static_cast<uint64_t>(GetInt(c.get(), i, 0));
+        video.bank_id = GetInt(c.get(), i, 1);
+        s = ParseStoredType(GetText(c.get(), i, 2), &video.type);
+        if (!s.ok()) return s;
+        video.value = GetBytes(c.get(), i, 3);
+        video.content = GetBytes(c.get(), i, 4);
+        s = fn(video);
+        if (!s.ok()) return s;
+      }
+      return Status::Ok();
+    };
     LiveSignal live;
     std::string last_type;
     while (true) {
@@ -837,6 +911,15 @@ Status PostgresStore::ForEachLiveSignal(const std::function<Status(const LiveSig
       if (rows == 0) break;
       for (int i = 0; i < rows; ++i) {
         live.id = static_cast<uint64_t>(GetInt(r.get(), i, 0));
+        if (!IsNull(r.get(), i, 4)) {
+          with_content.push_back(live.id);
+          group_bytes += GetInt(r.get(), i, 4);
+          if (group_bytes >= kContentGroupBytes || with_content.size() >= kContentGroupIds) {
+            s = read_contents();
+            if (!s.ok()) return s;
+          }
+          continue;
+        }
         live.bank_id = GetInt(r.get(), i, 1);
         std::string_view type = GetText(r.get(), i, 2);
         if (type != last_type) {
@@ -849,6 +932,8 @@ Status PostgresStore::ForEachLiveSignal(const std::function<Status(const LiveSig
         if (!s.ok()) return s;
       }
     }
+    s = read_contents();
+    if (!s.ok()) return s;
     return conn->Exec("CLOSE live");
   });
 }
@@ -869,11 +954,11 @@ Status PostgresStore::ChangesSince(uint64_t cursor, size_t limit, std::vector<Ch
   Status s = pool_.Acquire(&conn);
   if (!s.ok()) return s;
   s = conn->Query(
-      "SELECT seq, kind, signal_id, bank_id, type, value FROM ("
-      "  (SELECT id AS seq, 1 AS kind, id AS signal_id, bank_id, type, value FROM signals"
+      "SELECT seq, kind, signal_id, bank_id, type, value, content FROM ("
+      "  (SELECT id AS seq, 1 AS kind, id AS signal_id, bank_id, type, value, content FROM signals"
       "   WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint)"
       "  UNION ALL"
-      "  (SELECT c.seq, c.kind, c.signal_id, c.bank_id, s.type, s.value"
+      "  (SELECT c.seq, c.kind, c.signal_id, c.bank_id, s.type, s.value, NULL::bytea"
       "   FROM change_log c LEFT JOIN signals s ON s.id = c.signal_id"
       "   WHERE c.seq > $1::bigint ORDER BY c.seq LIMIT $2::bigint)"
       ") x ORDER BY seq LIMIT $2::bigint",
@@ -899,6 +984,10 @@ Status PostgresStore::ChangesSince(uint64_t cursor, size_t limit, std::vector<Ch
       c.type = type;
       auto v = GetBytes(r.get(), i, 5);
       c.value.assign(v.begin(), v.end());
+      if (!IsNull(r.get(), i, 6)) {
+        auto content = GetBytes(r.get(), i, 6);
+        c.content.assign(content.begin(), content.end());
+      }
     }
     changes->push_back(std::move(c));
   }
@@ -915,11 +1004,10 @@ Status PostgresStore::GetSignals(std::span<const uint64_t> ids, std::vector<Sign
   std::unique_ptr<PgConn> conn;
   Status s = pool_.Acquire(&conn);
   if (!s.ok()) return s;
-  s = conn->Query(
-      "SELECT s.id, s.bank_id, b.name, s.type, s.value, s.external_id, s.source_list, s.source_version,"
-      " s.metadata, s.added_at, s.withdrawn_at FROM signals s JOIN banks b ON b.id = s.bank_id"
-      " WHERE s.id = ANY($1::bigint[])",
-      p, &r);
+  static const std::string sql =
+      std::string("SELECT ") + kSignalColumns +
+      " FROM signals s JOIN banks b ON b.id = s.bank_id WHERE s.id = ANY($1::bigint[])";
+  s = conn->Query(sql.c_str(), p, &r);
   const bool reusable = conn->Reusable();
   pool_.Release(std::move(conn), reusable);
   if (!s.ok()) return s;
@@ -928,23 +1016,33 @@ Status PostgresStore::GetSignals(std::span<const uint64_t> ids, std::vector<Sign
   for (uint64_t id : ids) {
     auto it = row_of.find(id);
     if (it == row_of.end()) continue;
-    const int i = it->second;
     Signal sig;
-    sig.id = id;
-    sig.bank_id = GetInt(r.get(), i, 1);
-    sig.bank_name = GetText(r.get(), i, 2);
-    s = ParseStoredType(GetText(r.get(), i, 3), &sig.type);
+    s = ReadSignal(r.get(), it->second, &sig);
     if (!s.ok()) return s;
-    auto v = GetBytes(r.get(), i, 4);
-    sig.value.assign(v.begin(), v.end());
-    sig.external_id = GetText(r.get(), i, 5);
-    sig.source_list = GetText(r.get(), i, 6);
-    sig.source_version = GetText(r.get(), i, 7);
-    sig.metadata_json = GetText(r.get(), i, 8);
-    sig.added_at_ms = GetInt(r.get(), i, 9);
-    sig.withdrawn_at_ms = IsNull(r.get(), i, 10) ? 0 : GetInt(r.get(), i, 10);
     signals->push_back(std::move(sig));
   }
+  return Status::Ok();
+}
+
+Status PostgresStore::GetSignal(uint64_t id, Signal* signal) {
+  Params p;
+  p.Int(static_cast<int64_t>(id));
+  Result r;
+  std::unique_ptr<PgConn> conn;
+  Status s = pool_.Acquire(&conn);
+  if (!s.ok()) return s;
+  static const std::string sql =
+      std::string("SELECT ") + kSignalColumns +
+      ", s.content FROM signals s JOIN banks b ON b.id = s.bank_id WHERE s.id = $1::bigint";
+  s = conn->Query(sql.c_str(), p, &r);
+  const bool reusable = conn->Reusable();
+  pool_.Release(std::move(conn), reusable);
+  if (!s.ok()) return s;
+  if (PQntuples(r.get()) == 0) return Status::NotFound("no signal with id " + std::to_string(id));
+  s = ReadSignal(r.get(), 0, signal);
+  if (!s.ok()) return s;
+  auto c = GetBytes(r.get(), 0, 12);
+  signal->content.assign(c.begin(), c.end());
   return Status::Ok();
 }
 

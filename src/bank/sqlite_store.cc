@@ -109,6 +109,13 @@ CREATE TABLE checkpoints (
   PRIMARY KEY (bank_id, key)
 );
 )sql",
+    // Version 2: the content of video signals (vpdq, tmk), NULL for the other
+    // types. Their value is the content's SHA-256, so the live-value index
+    // and everything keyed by value stay as they are. Adding a nullable
+    // column rewrites nothing: rows written before it read as NULL.
+    R"sql(
+ALTER TABLE signals ADD COLUMN content BLOB;
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
@@ -151,6 +158,32 @@ class TypeCache {
   SignalType last_type_ = SignalType::kPdq;
 };
 
+// The columns ReadSignal decodes, from signals s joined to banks b.
+// length() of a BLOB is its size from the record header: SQLite does not
+// read the content's overflow pages for it.
+constexpr char kSignalColumns[] =
+    "s.id, s.bank_id, b.name, s.type, s.value, s.external_id, s.source_list, s.source_version,"
+    " s.metadata, s.added_at, s.withdrawn_at, length(s.content)";
+
+Status ReadSignal(const Stmt& stmt, TypeCache* types, Signal* sig) {
+  sig->id = static_cast<uint64_t>(stmt.ColumnInt(0));
+  sig->bank_id = stmt.ColumnInt(1);
+  sig->bank_name = stmt.ColumnText(2);
+  Status s = types->Parse(stmt.ColumnText(3), &sig->type);
+  if (!s.ok()) return s;
+  auto v = stmt.ColumnBlob(4);
+  sig->value.assign(v.begin(), v.end());
+  sig->external_id = stmt.ColumnText(5);
+  sig->source_list = stmt.ColumnText(6);
+  sig->source_version = stmt.ColumnText(7);
+  sig->metadata_json = stmt.ColumnText(8);
+  sig->added_at_ms = stmt.ColumnInt(9);
+  sig->withdrawn_at_ms = stmt.ColumnIsNull(10) ? 0 : stmt.ColumnInt(10);
+  sig->content_bytes = stmt.ColumnIsNull(11) ? 0 : static_cast<uint64_t>(stmt.ColumnInt(11));
+  sig->content.clear();
+  return Status::Ok();
+}
+
 // ---- the store -------------------------------------------------------------------
 
 class SqliteStore final : public Store {
@@ -167,6 +200,7 @@ class SqliteStore final : public Store {
   Status ChangesSince(uint64_t cursor, size_t limit, std::vector<Change>* changes,
                       uint64_t* next_cursor) override;
   Status GetSignals(std::span<const uint64_t> ids, std::vector<Signal>* signals) override;
+  Status GetSignal(uint64_t id, Signal* signal) override;
   Status GetCheckpoint(const std::string& bank, const std::string& key, std::string* value) override;
 
  private:
@@ -565,7 +599,8 @@ Status SqliteStore::Apply(const std::string& bank_name, const SignalBatch& batch
       // A skipped row takes no sequence number, so ids stay dense.
       Stmt insert(conn,
                   "INSERT INTO signals (id, bank_id, type, value, external_id, source_list, source_version, "
-                  "metadata, added_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING");
+                  "metadata, added_at, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+                  "ON CONFLICT DO NOTHING");
       insert.Int(2, bank.id);
       insert.Int(9, now);
       for (size_t i = 0; i < order.size(); ++i) {
@@ -577,6 +612,13 @@ Status SqliteStore::Apply(const std::string& bank_name, const SignalBatch& batch
         insert.Text(6, sig.source_list);
         insert.Text(7, sig.source_version);
         insert.Text(8, sig.metadata_json);
+        // NULL, not an empty blob, for types without content: nothing to
+        // store, and "content IS NULL" then tells the two kinds apart.
+        if (sig.content.empty()) {
+          insert.Null(10);
+        } else {
+          insert.Blob(10, sig.content);
+        }
         s = insert.Run();
         if (!s.ok()) return s;
         if (sqlite3_changes(conn->db()) == 1) {
@@ -638,7 +680,9 @@ Status SqliteStore::ForEachLiveSignal(const std::function<Status(const LiveSigna
     Status s = ReadNextSeq(conn, &next);
     if (!s.ok()) return s;
     *cursor = next - 1;
-    Stmt stmt(conn, "SELECT id, bank_id, type, value FROM signals WHERE withdrawn_at IS NULL");
+    // SQLite steps row by row and reads a content only when it is asked
+    // for, so one scan serves both kinds; a NULL content costs nothing.
+    Stmt stmt(conn, "SELECT id, bank_id, type, value, content FROM signals WHERE withdrawn_at IS NULL");
     TypeCache types;
     LiveSignal live;
     bool row;
@@ -648,6 +692,7 @@ Status SqliteStore::ForEachLiveSignal(const std::function<Status(const LiveSigna
       s = types.Parse(stmt.ColumnText(2), &live.type);
       if (!s.ok()) return s;
       live.value = stmt.ColumnBlob(3);
+      live.content = stmt.ColumnBlob(4);
       s = fn(live);
       if (!s.ok()) return s;
     }
@@ -676,6 +721,10 @@ Status SqliteStore::ChangesSince(uint64_t cursor, size_t limit, std::vector<Chan
         ") ORDER BY seq LIMIT ?2");
     stmt.Int(1, static_cast<int64_t>(cursor));
     stmt.Int(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+    // Contents are read afterwards, by id, for the adds returned only: in
+    // the query above they would be copied through the merge's sorter, also
+    // for rows the final LIMIT drops. Same transaction, same snapshot.
+    Stmt content(conn, "SELECT content FROM signals WHERE id = ?1");
     TypeCache types;
     bool row;
     Status s;
@@ -691,6 +740,17 @@ Status SqliteStore::ChangesSince(uint64_t cursor, size_t limit, std::vector<Chan
         auto v = stmt.ColumnBlob(5);
         c.value.assign(v.begin(), v.end());
       }
+      if (c.kind == Change::Kind::kAdd && SignalHasContent(c.type)) {
+        content.Int(1, static_cast<int64_t>(c.signal_id));
+        bool found;
+        s = content.Step(&found);
+        if (!s.ok()) return s;
+        if (found) {
+          auto b = content.ColumnBlob(0);
+          c.content.assign(b.begin(), b.end());
+        }
+        content.Reset();
+      }
       changes->push_back(std::move(c));
     }
     if (s.ok() && !changes->empty()) *next_cursor = changes->back().seq;
@@ -701,11 +761,9 @@ Status SqliteStore::ChangesSince(uint64_t cursor, size_t limit, std::vector<Chan
 Status SqliteStore::GetSignals(std::span<const uint64_t> ids, std::vector<Signal>* signals) {
   signals->clear();
   return Read([&](Conn* conn) -> Status {
-    Stmt stmt(
-        conn,
-        "SELECT s.id, s.bank_id, b.name, s.type, s.value, s.external_id, s.source_list, s.source_version,"
-        " s.metadata, s.added_at, s.withdrawn_at FROM signals s JOIN banks b ON b.id = s.bank_id"
-        " WHERE s.id = ?1");
+    static const std::string sql = std::string("SELECT ") + kSignalColumns +
+                                   " FROM signals s JOIN banks b ON b.id = s.bank_id WHERE s.id = ?1";
+    Stmt stmt(conn, sql.c_str());
     TypeCache types;
     for (uint64_t id : ids) {
       stmt.Int(1, static_cast<int64_t>(id));
@@ -714,23 +772,32 @@ Status SqliteStore::GetSignals(std::span<const uint64_t> ids, std::vector<Signal
       if (!s.ok()) return s;
       if (row) {
         Signal sig;
-        sig.id = static_cast<uint64_t>(stmt.ColumnInt(0));
-        sig.bank_id = stmt.ColumnInt(1);
-        sig.bank_name = stmt.ColumnText(2);
-        s = types.Parse(stmt.ColumnText(3), &sig.type);
+        s = ReadSignal(stmt, &types, &sig);
         if (!s.ok()) return s;
-        auto v = stmt.ColumnBlob(4);
-        sig.value.assign(v.begin(), v.end());
-        sig.external_id = stmt.ColumnText(5);
-        sig.source_list = stmt.ColumnText(6);
-        sig.source_version = stmt.ColumnText(7);
-        sig.metadata_json = stmt.ColumnText(8);
-        sig.added_at_ms = stmt.ColumnInt(9);
-        sig.withdrawn_at_ms = stmt.ColumnIsNull(10) ? 0 : stmt.ColumnInt(10);
         signals->push_back(std::move(sig));
       }
       stmt.Reset();
     }
+    return Status::Ok();
+  });
+}
+
+Status SqliteStore::GetSignal(uint64_t id, Signal* signal) {
+  return Read([&](Conn* conn) -> Status {
+    static const std::string sql =
+        std::string("SELECT ") + kSignalColumns +
+        ", s.content FROM signals s JOIN banks b ON b.id = s.bank_id WHERE s.id = ?1";
+    Stmt stmt(conn, sql.c_str());
+    stmt.Int(1, static_cast<int64_t>(id));
+    bool row;
+    Status s = stmt.Step(&row);
+    if (!s.ok()) return s;
+    if (!row) return Status::NotFound("no signal with id " + std::to_string(id));
+    TypeCache types;
+    s = ReadSignal(stmt, &types, signal);
+    if (!s.ok()) return s;
+    auto c = stmt.ColumnBlob(12);
+    signal->content.assign(c.begin(), c.end());
     return Status::Ok();
   });
 }

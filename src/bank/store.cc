@@ -72,8 +72,7 @@ std::vector<uint32_t> InsertionOrder(std::span<const NewSignal> signals, uint64_
   static const auto kRank = [] {
     std::array<uint8_t, 256> rank{};
     std::vector<std::pair<std::string_view, SignalType>> names;
-    for (SignalType t : {SignalType::kPdq, SignalType::kMd5, SignalType::kSha256})
-      names.emplace_back(SignalTypeName(t), t);
+    for (SignalType t : kAllSignalTypes) names.emplace_back(SignalTypeName(t), t);
     std::sort(names.begin(), names.end());
     for (size_t i = 0; i < names.size(); ++i)
       rank[static_cast<uint8_t>(names[i].second)] = static_cast<uint8_t>(i);

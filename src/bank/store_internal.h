@@ -24,7 +24,7 @@ namespace safeguard::bank::internal {
 
 /// The schema version this build writes and understands, in both backends
 /// (docs/store.md lists what each version added).
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 /// change_log.kind values as stored. kAdd is never stored: adds are the
 /// signals rows themselves (a signal's id is the seq of its add).

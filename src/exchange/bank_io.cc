@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <string_view>
 #include <vector>
 
 namespace safeguard::exchange {
@@ -96,16 +97,24 @@ Status ExportBank(bank::Store* store, const std::string& bank_name, std::ostream
   std::vector<uint64_t> ids;
   uint64_t cursor = 0;
   bool has_digests = false;
+  std::string_view video_type;
   s = store->ForEachLiveSignal(
       [&](const bank::LiveSignal& sig) {
         if (sig.bank_id == b.id) {
           ids.push_back(sig.id);
           has_digests |= sig.type != bank::SignalType::kPdq;
+          if (bank::SignalHasContent(sig.type)) video_type = bank::SignalTypeName(sig.type);
         }
         return Status::Ok();
       },
       &cursor);
   if (!s.ok()) return s;
+  // Refused before anything is written: a line cannot carry the content.
+  if (!video_type.empty()) {
+    return Status::InvalidArgument("bank '" + bank_name + "' holds " + std::string(video_type) +
+                                   " signals, whose content a hash list cannot hold; it cannot be exported "
+                                   "as a list");
+  }
   if (format == Format::kPdqList && has_digests) {
     return Status::InvalidArgument("bank '" + bank_name +
                                    "' holds MD5 or SHA-256 signals, which a plain PDQ list cannot hold; "

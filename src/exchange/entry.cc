@@ -7,6 +7,8 @@
 namespace safeguard::exchange {
 
 bool ParseSignalType(std::string_view name, SignalType* type) {
+  // Not kAllSignalTypes: a list line carries a value only, and the video
+  // types (vpdq, tmk) are nothing without their content.
   for (SignalType t : {SignalType::kPdq, SignalType::kMd5, SignalType::kSha256}) {
     if (internal::EqualsIgnoreCase(name, SignalTypeName(t))) {
       *type = t;

@@ -553,6 +553,11 @@ class Parser {
                              int* quality) {
     if (!ParseSignalType(type_text, type)) {
       error_ = type_text.empty() ? "type is empty" : "unknown type " + Quote(type_text);
+      for (SignalType t : kAllSignalTypes) {
+        if (SignalHasContent(t) && internal::EqualsIgnoreCase(type_text, SignalTypeName(t))) {
+          error_ = "type " + Quote(type_text) + " is a video signal, whose content a hash list cannot carry";
+        }
+      }
       error_ += ": expected pdq, md5 or sha256";
       return false;
     }

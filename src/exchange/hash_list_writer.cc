@@ -22,6 +22,10 @@ namespace safeguard::exchange {
 namespace {
 
 Status CheckEntry(const Entry& e, Format format, std::string* canonical_metadata) {
+  if (SignalHasContent(e.type)) {
+    return Status::InvalidArgument("a hash list cannot hold " + std::string(SignalTypeName(e.type)) +
+                                   " signals: a line has a value but no room for their content");
+  }
   if (e.type != SignalType::kPdq && e.type != SignalType::kMd5 && e.type != SignalType::kSha256) {
     return Status::InvalidArgument("unknown signal type " + std::to_string(static_cast<int>(e.type)));
   }

@@ -31,6 +31,10 @@ std::string_view TypeNoun(SignalType type) {
       return "an MD5";
     case SignalType::kSha256:
       return "a SHA-256";
+    case SignalType::kVpdq:
+    case SignalType::kTmk:
+      // Not list types (ParseSignalType refuses them); named for completeness.
+      return "a video signal digest";
   }
   return "a hash";
 }

@@ -16,6 +16,11 @@
 // is the first two hex digits, i.e. the high byte of word 15; see
 // safeguard/hash/pdq.h), so ParseSignalValue and SignalValueHex round-trip the
 // text every hash list uses.
+//
+// Video signals (vpdq, tmk) also carry content: the video hash itself, opaque
+// to the bank and up to kMaxSignalContentBytes. Their value is the SHA-256 of
+// the content (MakeContentSignal computes it), so the same content added twice
+// to a bank is a duplicate and a withdrawal by value names the digest.
 
 #ifndef SAFEGUARD_BANK_BANK_H_
 #define SAFEGUARD_BANK_BANK_H_
@@ -51,6 +56,8 @@ std::string_view CategoryName(Category category);
 Status ParseCategory(std::string_view name, Category* out);
 
 /// The kind of hash a signal holds (safeguard/common/signal_type.h).
+using safeguard::kAllSignalTypes;
+using safeguard::SignalHasContent;
 using safeguard::SignalType;
 using safeguard::SignalTypeName;
 using safeguard::SignalValueSize;
@@ -79,6 +86,9 @@ inline constexpr size_t kMaxSourceVersionBytes = 256;
 inline constexpr size_t kMaxMetadataBytes = 64 * 1024;
 inline constexpr size_t kMaxCheckpointKeyBytes = 128;
 inline constexpr size_t kMaxCheckpointValueBytes = 1024 * 1024;
+/// The largest content of one video signal (a vPDQ frame list is up to about
+/// 1 MiB, a .tmk file 263,344 bytes). Exceeding it is kInvalidArgument.
+inline constexpr size_t kMaxSignalContentBytes = 4 * 1024 * 1024;
 
 /// What a caller asks for when creating a bank.
 struct BankSpec {
@@ -121,7 +131,12 @@ struct BankUpdate {
 struct NewSignal {
   SignalType type = SignalType::kPdq;
   /// Raw bytes, exactly SignalValueSize(type) of them (see ParseSignalValue).
+  /// For a type with content, the SHA-256 of `content`.
   std::vector<uint8_t> value;
+  /// For a type with content (SignalHasContent: vpdq, tmk), the content:
+  /// 1..kMaxSignalContentBytes bytes, stored as given. Empty for every other
+  /// type. MakeContentSignal fills it together with `value`.
+  std::vector<uint8_t> content;
   /// The list owner's id for this entry (NCMEC, StopNCII, ...), used to
   /// withdraw it later; may be empty. At most 256 bytes of UTF-8.
   std::string external_id;
@@ -139,10 +154,17 @@ struct Signal {
   /// in-memory indexes use.
   uint64_t id = 0;
   int64_t bank_id = 0;
-  /// The bank's name (filled in by Store::GetSignals).
+  /// The bank's name (filled in by Store::GetSignals and Store::GetSignal).
   std::string bank_name;
   SignalType type = SignalType::kPdq;
   std::vector<uint8_t> value;
+  /// The size of the signal's content in bytes (0 for types without content).
+  uint64_t content_bytes = 0;
+  /// The content itself, filled only by Store::GetSignal (one signal).
+  /// Store::GetSignals, which lists signals by the thousand (exports, match
+  /// reports), leaves it empty: a TMK signal's content is 263 KB, and none of
+  /// those callers reads it. Use content_bytes to tell whether there is any.
+  std::vector<uint8_t> content;
   std::string external_id;
   std::string source_list;
   std::string source_version;
@@ -163,9 +185,19 @@ Status ValidatePdqDistance(int distance);
 /// Returns kInvalidArgument if any field of `spec` breaks the rules above.
 Status ValidateBankSpec(const BankSpec& spec);
 /// Returns kInvalidArgument (kTooLarge for oversized metadata) if `signal`
-/// breaks the rules above: value size, text fields valid UTF-8 without NUL
-/// and within their limits, metadata empty or one JSON value.
+/// breaks the rules above: value size; for vpdq and tmk, 1 to
+/// kMaxSignalContentBytes bytes of content whose SHA-256 is the value, and
+/// for the other types no content; text fields valid UTF-8 without NUL and
+/// within their limits; metadata empty or one JSON value. Returns kInternal in the
+/// unlikely case that OpenSSL cannot compute a SHA-256.
 Status ValidateNewSignal(const NewSignal& signal);
+/// Makes *out a signal of `type` holding `content`: sets out->type,
+/// out->content and out->value (the SHA-256 of the content), leaving its
+/// other fields as they were. Returns kInvalidArgument, leaving *out
+/// unchanged, if `type` has no content (pdq, md5, sha256) or the content is
+/// empty or larger than kMaxSignalContentBytes (kInternal if OpenSSL cannot
+/// compute the SHA-256).
+Status MakeContentSignal(SignalType type, std::vector<uint8_t> content, NewSignal* out);
 /// Returns kInvalidArgument (kTooLarge for an oversized value) unless the
 /// checkpoint key is 1..128 bytes and both are valid UTF-8 without NUL.
 Status ValidateCheckpoint(std::string_view key, std::string_view value);

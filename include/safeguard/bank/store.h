@@ -28,6 +28,11 @@
 //    gets a new id.
 //  - Withdrawn signals keep their row (added and withdrawn times) for the
 //    record; they stop being live.
+//  - A video signal (vpdq, tmk) is keyed by its value, the SHA-256 of its
+//    content, like any other: the same content twice in a bank is a
+//    duplicate, and withdrawal by value takes the digest. The content is
+//    stored beside it and comes back from ForEachLiveSignal, ChangesSince
+//    (adds) and GetSignal; GetSignals reports only its size.
 //
 // Thread-safety: a Store may be used from any number of threads at once.
 // Each read borrows a database connection from a small pool inside the store
@@ -116,6 +121,9 @@ struct LiveSignal {
   SignalType type = SignalType::kPdq;
   /// Raw bytes; valid only during the callback.
   std::span<const uint8_t> value;
+  /// The content of a video signal (SignalHasContent), empty for the other
+  /// types; valid only during the callback.
+  std::span<const uint8_t> content;
 };
 
 /// One entry of the change log.
@@ -123,7 +131,7 @@ struct LiveSignal {
 /// To follow the store, a reader loads every live signal with
 /// ForEachLiveSignal (which returns the cursor its snapshot corresponds to),
 /// then repeatedly calls ChangesSince(cursor) and applies each change:
-/// kAdd inserts (signal_id, type, value), kWithdraw removes signal_id, kBank
+/// kAdd inserts (signal_id, type, value, content), kWithdraw removes signal_id, kBank
 /// re-reads the bank's settings (created, distance or enabled changed, or
 /// deleted). Applying a change is idempotent: signal ids are never reused,
 /// so adding an id that is already there or removing one that is gone can be
@@ -142,6 +150,9 @@ struct Change {
   /// The signal's type and raw value, for kAdd and kWithdraw.
   SignalType type = SignalType::kPdq;
   std::vector<uint8_t> value;
+  /// The content of an added video signal (SignalHasContent); empty for
+  /// other types and for kWithdraw and kBank, which need only the id.
+  std::vector<uint8_t> content;
 };
 
 class Store {
@@ -219,13 +230,25 @@ class Store {
   /// number greater than `cursor`, in sequence order, and in *next_cursor the
   /// cursor to pass next time (the last change's seq, or `cursor` if there
   /// were none). Changes committed by concurrent writers are never skipped.
+  /// The adds of video signals carry their content, so a page of `limit`
+  /// changes may hold up to limit * kMaxSignalContentBytes bytes of it: a
+  /// caller following banks of video signals should choose `limit` with that
+  /// in mind.
   virtual Status ChangesSince(uint64_t cursor, size_t limit, std::vector<Change>* changes,
                               uint64_t* next_cursor) = 0;
 
   /// Stores in *signals (cleared first) the signals with these ids, live or
   /// withdrawn, in the order of `ids`; ids the store does not hold are
-  /// skipped. For turning index hits into bank, category and external id.
+  /// skipped. For turning index hits into bank, category and external id,
+  /// and for listing a bank. Leaves Signal::content empty and sets only
+  /// Signal::content_bytes: a listing of thousands of TMK signals would
+  /// otherwise read 263 KB per row that nobody looks at (use GetSignal).
   virtual Status GetSignals(std::span<const uint64_t> ids, std::vector<Signal>* signals) = 0;
+
+  /// Stores in *signal the signal with this id, live or withdrawn, with its
+  /// content (Signal::content) if it has any. Returns kNotFound if the store
+  /// holds no signal with this id.
+  virtual Status GetSignal(uint64_t id, Signal* signal) = 0;
 
   /// Stores in *count the number of signals of `bank`: live ones only, or
   /// all ever added. Returns kNotFound if there is no such bank.

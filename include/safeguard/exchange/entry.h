@@ -34,8 +34,10 @@ using safeguard::SignalType;
 using safeguard::SignalTypeName;
 using safeguard::SignalValueSize;
 
-/// Parses a type name, ignoring ASCII case ("PDQ" is kPdq). Returns false,
-/// leaving *type unchanged, for anything else (no trimming is done).
+/// Parses a type name, ignoring ASCII case ("PDQ" is kPdq). Accepts only the
+/// list types pdq, md5 and sha256: the video types (vpdq, tmk) carry content
+/// that no list line can hold. Returns false, leaving *type unchanged, for
+/// anything else (no trimming is done).
 bool ParseSignalType(std::string_view name, SignalType* type);
 
 /// One hash of a list with the fields every format can carry.
