@@ -14,11 +14,17 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <random>
 
 #include "bank_test_env.h"
 #include "safeguard/hash/pdq.h"
+#include "safeguard/video/tmk.h"
+#include "safeguard/video/vpdq.h"
 #include "synthetic_codes.h"
+#include "test_util.h"
 
 namespace safeguard::bank {
 namespace {
@@ -244,6 +250,120 @@ TYPED_TEST(MatcherTest, VideoSignalsDoNotDisturbImageMatching) {
   SG_ASSERT_OK(this->store_->Withdraw("mixed", spec, nullptr));
   SG_ASSERT_OK(m->Refresh(nullptr));
   EXPECT_EQ(this->Hits(*m, code).size(), 1u);
+  // Made-up content is neither vPDQ text nor a .tmk file: skipped, counted.
+  EXPECT_EQ(m->unreadable_video_signals(), 2u);
+  EXPECT_EQ(m->vpdq_signals() + m->tmk_signals(), 0u);
+}
+
+std::string ReadShared(const std::string& rel) {
+  std::ifstream in(safeguard::testing::SharedPath(rel), std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// "NAME/KIND" (built by appending: GCC 12 warns falsely, -Wrestrict, on
+// operator+ of a string and a literal here).
+std::string Label(const std::string& name, const char* kind) {
+  std::string s = name;
+  s += '/';
+  s += kind;
+  return s;
+}
+
+NewSignal ContentSignal(SignalType type, const std::string& bytes, const std::string& external_id) {
+  NewSignal s;
+  EXPECT_TRUE(MakeContentSignal(type, std::vector<uint8_t>(bytes.begin(), bytes.end()), &s).ok());
+  s.external_id = external_id;
+  return s;
+}
+
+// The matcher's video index against the plain pair-by-pair comparisons
+// (video::CompareVpdq, the TMK scores) on the reference's own hash files:
+// the same percentages, the same verdicts, for every query and signal.
+TYPED_TEST(MatcherTest, VideoSignalsMatchAsThePairwiseComparisonDoes) {
+  const std::vector<std::string> names = {"chair-19-sd-bar", "chair-22-sd-grey-bar", "chair-orig-22-sd-bar",
+                                          "doorknob-hd-no-bar", "pattern-sd-grey-bar"};
+  this->MakeBank("videos", Category::kCsam);
+  std::vector<NewSignal> signals;
+  std::vector<std::vector<video::VpdqFrame>> vpdq(names.size());
+  std::vector<video::TmkFeatures> tmk(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string text = ReadShared("video-vectors/expected/vpdq/" + names[i] + ".txt");
+    const std::string bytes = ReadShared("video-vectors/expected/tmk/" + names[i] + ".tmk");
+    ASSERT_TRUE(video::ParseVpdqText(text, &vpdq[i]).ok());
+    ASSERT_TRUE(video::TmkFeatures::Parse(bytes, &tmk[i]).ok());
+    signals.push_back(ContentSignal(SignalType::kVpdq, text, Label(names[i], "vpdq")));
+    signals.push_back(ContentSignal(SignalType::kTmk, bytes, Label(names[i], "tmk")));
+  }
+  SG_ASSERT_OK(this->store_->Import("videos", signals, nullptr));
+  std::unique_ptr<Matcher> m;
+  SG_ASSERT_OK(Matcher::Open(this->store_.get(), MatcherOptions(), &m));
+  EXPECT_EQ(m->vpdq_signals(), names.size());
+  EXPECT_EQ(m->tmk_signals(), names.size());
+  EXPECT_EQ(m->unreadable_video_signals(), 0u);
+  std::vector<Signal> stored;
+  std::vector<uint64_t> ids;
+  for (uint64_t id = 1; id <= 64; ++id) ids.push_back(id);
+  SG_ASSERT_OK(this->store_->GetSignals(ids, &stored));
+  std::map<uint64_t, std::string> name_of;
+  for (const Signal& s : stored) name_of[s.id] = s.external_id;
+
+  for (size_t q = 0; q < names.size(); ++q) {
+    const std::vector<pdq::Hash256> frames = video::VpdqMatchableHashes(vpdq[q]);
+    MatchQuery query;
+    query.vpdq = frames;
+    query.tmk = &tmk[q];
+    MatchResult r;
+    SG_ASSERT_OK(m->Match(query, &r));
+    std::map<std::string, Hit> got;
+    for (const Hit& h : r.hits) got[name_of[h.signal_id]] = h;
+    for (size_t t = 0; t < names.size(); ++t) {
+      const video::VpdqComparison c = video::CompareVpdq(vpdq[q], vpdq[t]);
+      auto v = got.find(Label(names[t], "vpdq"));
+      EXPECT_EQ(v != got.end(), c.match) << names[q] << " vs " << names[t];
+      if (v != got.end()) {
+        EXPECT_DOUBLE_EQ(v->second.vpdq_query_percent, c.query_match_percent)
+            << names[q] << " vs " << names[t];
+        EXPECT_DOUBLE_EQ(v->second.vpdq_target_percent, c.target_match_percent)
+            << names[q] << " vs " << names[t];
+        EXPECT_EQ(v->second.type, SignalType::kVpdq);
+      }
+      const float l1 = video::TmkLevel1Score(tmk[q], tmk[t]);
+      const float l2 = video::TmkLevel2Score(tmk[q], tmk[t]);
+      const bool tmk_match = l1 >= video::kTmkLevel1Threshold && l2 >= video::kTmkLevel2Threshold;
+      auto k = got.find(Label(names[t], "tmk"));
+      EXPECT_EQ(k != got.end(), tmk_match) << names[q] << " vs " << names[t];
+      if (k != got.end()) {
+        EXPECT_EQ(k->second.tmk_level1, l1);
+        EXPECT_EQ(k->second.tmk_level2, l2);
+      }
+    }
+    // Every video matches itself, by both methods.
+    EXPECT_TRUE(got.count(Label(names[q], "vpdq"))) << names[q];
+    EXPECT_TRUE(got.count(Label(names[q], "tmk"))) << names[q];
+  }
+
+  // A withdrawal stops both at the next refresh; a disabled bank matches nothing.
+  WithdrawSpec w;
+  w.external_ids = {"doorknob-hd-no-bar/vpdq", "doorknob-hd-no-bar/tmk"};
+  SG_ASSERT_OK(this->store_->Withdraw("videos", w, nullptr));
+  SG_ASSERT_OK(m->Refresh(nullptr));
+  const std::vector<pdq::Hash256> door = video::VpdqMatchableHashes(vpdq[3]);
+  MatchQuery query;
+  query.vpdq = door;
+  query.tmk = &tmk[3];
+  MatchResult r;
+  SG_ASSERT_OK(m->Match(query, &r));
+  EXPECT_TRUE(r.hits.empty());
+  EXPECT_EQ(m->vpdq_signals(), names.size() - 1);
+  BankUpdate off;
+  off.enabled = false;
+  SG_ASSERT_OK(this->store_->UpdateBank("videos", off, nullptr));
+  SG_ASSERT_OK(m->Refresh(nullptr));
+  const std::vector<pdq::Hash256> chair = video::VpdqMatchableHashes(vpdq[0]);
+  query.vpdq = chair;
+  query.tmk = &tmk[0];
+  SG_ASSERT_OK(m->Match(query, &r));
+  EXPECT_TRUE(r.hits.empty());
 }
 
 }  // namespace

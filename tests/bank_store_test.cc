@@ -945,6 +945,46 @@ TYPED_TEST(BankStoreTest, InvalidVideoSignalsAreRefusedWithClearMessages) {
 // More video signals than one group of contents (10,000 ids) and one slice of
 // the scan (20,000 rows), mixed with PDQ rows: every content must come back
 // with its own signal, from the scan and from the change log.
+// A page of changes stops once its video content passes the budget (a page
+// of 65,536 TMK additions would hold 17 GB); the rest comes on later pages
+// and nothing is lost.
+TYPED_TEST(BankStoreTest, ChangesSinceEndsAPageAtTheContentBudget) {
+  this->MakeBank("a");
+  const size_t kTmkBytes = 263344;
+  const size_t n = kChangesContentBudget / kTmkBytes + 40;  // ~80 MB in all
+  std::vector<NewSignal> batch;
+  for (size_t i = 0; i < n; ++i) batch.push_back(testing::MakeVideoSignal(i, SignalType::kTmk, kTmkBytes));
+  ApplyResult r = this->MustImport("a", batch);
+  ASSERT_EQ(r.added, n);
+  uint64_t cursor = 0;
+  std::vector<Change> page;
+  uint64_t next = 0;
+  SG_ASSERT_OK(this->store_->ChangesSince(cursor, 65536, &page, &next));
+  ASSERT_FALSE(page.empty());
+  EXPECT_LT(page.size(), n);
+  uint64_t bytes = 0;
+  for (const Change& c : page) bytes += c.content.size();
+  EXPECT_LE(bytes, kChangesContentBudget + kTmkBytes);
+  // The bank's creation is a change too; the adds carry the content.
+  std::set<uint64_t> ids;
+  auto take = [&](const std::vector<Change>& changes) {
+    for (const Change& c : changes) {
+      if (c.kind != Change::Kind::kAdd) continue;
+      EXPECT_EQ(c.content.size(), kTmkBytes);
+      EXPECT_TRUE(ids.insert(c.signal_id).second);
+    }
+  };
+  take(page);
+  cursor = next;
+  while (true) {
+    SG_ASSERT_OK(this->store_->ChangesSince(cursor, 65536, &page, &next));
+    if (page.empty()) break;
+    take(page);
+    cursor = next;
+  }
+  EXPECT_EQ(ids.size(), n);
+}
+
 TYPED_TEST(BankStoreTest, ManyVideoSignalsKeepTheirContent) {
   this->MakeBank("a");
   std::vector<NewSignal> batch;

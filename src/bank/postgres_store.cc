@@ -954,11 +954,12 @@ Status PostgresStore::ChangesSince(uint64_t cursor, size_t limit, std::vector<Ch
   Status s = pool_.Acquire(&conn);
   if (!s.ok()) return s;
   s = conn->Query(
-      "SELECT seq, kind, signal_id, bank_id, type, value, content FROM ("
-      "  (SELECT id AS seq, 1 AS kind, id AS signal_id, bank_id, type, value, content FROM signals"
+      "SELECT seq, kind, signal_id, bank_id, type, value, content_bytes FROM ("
+      "  (SELECT id AS seq, 1 AS kind, id AS signal_id, bank_id, type, value,"
+      "          octet_length(content) AS content_bytes FROM signals"
       "   WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint)"
       "  UNION ALL"
-      "  (SELECT c.seq, c.kind, c.signal_id, c.bank_id, s.type, s.value, NULL::bytea"
+      "  (SELECT c.seq, c.kind, c.signal_id, c.bank_id, s.type, s.value, NULL::integer"
       "   FROM change_log c LEFT JOIN signals s ON s.id = c.signal_id"
       "   WHERE c.seq > $1::bigint ORDER BY c.seq LIMIT $2::bigint)"
       ") x ORDER BY seq LIMIT $2::bigint",
@@ -968,6 +969,8 @@ Status PostgresStore::ChangesSince(uint64_t cursor, size_t limit, std::vector<Ch
   if (!s.ok()) return s;
   std::string last_type;
   SignalType type = SignalType::kPdq;
+  uint64_t content_bytes = 0;
+  std::unordered_map<uint64_t, size_t> content_of;  // signal id -> position in *changes
   for (int i = 0; i < PQntuples(r.get()); ++i) {
     Change c;
     c.seq = static_cast<uint64_t>(GetInt(r.get(), i, 0));
@@ -984,12 +987,36 @@ Status PostgresStore::ChangesSince(uint64_t cursor, size_t limit, std::vector<Ch
       c.type = type;
       auto v = GetBytes(r.get(), i, 5);
       c.value.assign(v.begin(), v.end());
-      if (!IsNull(r.get(), i, 6)) {
-        auto content = GetBytes(r.get(), i, 6);
-        c.content.assign(content.begin(), content.end());
-      }
     }
+    const bool has_content = c.kind == Change::Kind::kAdd && !IsNull(r.get(), i, 6);
+    const uint64_t bytes = has_content ? static_cast<uint64_t>(GetInt(r.get(), i, 6)) : 0;
+    // The page ends early rather than hold more content than the budget.
+    if (has_content && !changes->empty() && content_bytes + bytes > kChangesContentBudget) break;
+    content_bytes += bytes;
+    if (has_content) content_of[c.signal_id] = changes->size();
     changes->push_back(std::move(c));
+  }
+  if (!content_of.empty()) {
+    // Content is read by id afterwards: a signal row never changes after
+    // its insert (only withdrawn_at does), so a second statement sees the
+    // same bytes, and the page above never carried megabytes it might drop.
+    std::vector<uint64_t> ids;
+    for (const auto& [id, pos] : content_of) ids.push_back(id);
+    Params q;
+    q.IntArray(ids);
+    Result cr;
+    s = pool_.Acquire(&conn);
+    if (!s.ok()) return s;
+    s = conn->Query("SELECT id, content FROM signals WHERE id = ANY($1::bigint[])", q, &cr);
+    const bool again = conn->Reusable();
+    pool_.Release(std::move(conn), again);
+    if (!s.ok()) return s;
+    for (int i = 0; i < PQntuples(cr.get()); ++i) {
+      auto it = content_of.find(static_cast<uint64_t>(GetInt(cr.get(), i, 0)));
+      if (it == content_of.end() || IsNull(cr.get(), i, 1)) continue;
+      auto b = GetBytes(cr.get(), i, 1);
+      (*changes)[it->second].content.assign(b.begin(), b.end());
+    }
   }
   if (!changes->empty()) *next_cursor = changes->back().seq;
   return Status::Ok();

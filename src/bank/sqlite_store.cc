@@ -728,6 +728,7 @@ Status SqliteStore::ChangesSince(uint64_t cursor, size_t limit, std::vector<Chan
     TypeCache types;
     bool row;
     Status s;
+    uint64_t content_bytes = 0;
     while ((s = stmt.Step(&row)).ok() && row) {
       Change c;
       c.seq = static_cast<uint64_t>(stmt.ColumnInt(0));
@@ -751,7 +752,10 @@ Status SqliteStore::ChangesSince(uint64_t cursor, size_t limit, std::vector<Chan
         }
         content.Reset();
       }
+      content_bytes += c.content.size();
       changes->push_back(std::move(c));
+      // The page ends early rather than hold more content than the budget.
+      if (content_bytes >= kChangesContentBudget) break;
     }
     if (s.ok() && !changes->empty()) *next_cursor = changes->back().seq;
     return s;

@@ -2,7 +2,9 @@
 //
 // Matcher: every live signal of every bank in memory, following the store.
 // PDQ signals go into one LiveIndex (all banks at once: one search per
-// image, not one per bank), MD5 and SHA-256 signals into one DigestIndex.
+// image, not one per bank), MD5 and SHA-256 signals into one DigestIndex,
+// video signals (vPDQ frames, TMK features) into a video index (see
+// src/bank/video_index.h).
 //
 //   std::unique_ptr<bank::Matcher> matcher;
 //   Status s = bank::Matcher::Open(store.get(), options, &matcher);
@@ -24,7 +26,9 @@
 // and Refresh refuse others.
 //
 // Matching rules: a PDQ hit counts when its bank is enabled and the distance
-// is within the bank's pdq_distance; digest hits are exact. Hits in an
+// is within the bank's pdq_distance; digest hits are exact; a vPDQ hit when
+// at least 80% of the query's or of the signal's frames match (frames within
+// distance 31, as vPDQ defines it); a TMK hit when both scores are >= 0.7. Hits in an
 // allow-list bank (category kAllow) suppress every other hit for the query:
 // they are the platform's own known-good images that collide with a list.
 //
@@ -36,6 +40,7 @@
 #define SAFEGUARD_BANK_MATCHER_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -52,8 +57,13 @@
 #include "safeguard/index/digest_index.h"
 #include "safeguard/index/hamming.h"
 #include "safeguard/index/live_index.h"
+#include "safeguard/video/tmk.h"
 
 namespace safeguard::bank {
+
+namespace internal {
+class VideoIndex;
+}  // namespace internal
 
 /// How a Matcher loads and keeps its indexes.
 struct MatcherOptions {
@@ -72,6 +82,11 @@ struct MatchQuery {
   /// Raw digests of the file bytes, if known.
   std::optional<std::array<uint8_t, 16>> md5;
   std::optional<std::array<uint8_t, 32>> sha256;
+  /// A video's matchable vPDQ frame hashes (video::VpdqMatchableHashes:
+  /// distinct, quality >= 50). Empty: no vPDQ check.
+  std::span<const pdq::Hash256> vpdq;
+  /// A video's TMK+PDQF features, or null: no TMK check.
+  const video::TmkFeatures* tmk = nullptr;
 };
 
 /// One signal the query matched.
@@ -81,8 +96,15 @@ struct Hit {
   std::string bank_name;
   Category category = Category::kOther;
   SignalType type = SignalType::kPdq;
-  /// PDQ Hamming distance (0 for digests).
+  /// PDQ Hamming distance (0 for digests and video signals).
   int distance = 0;
+  /// vPDQ hits: the share (percent) of the query's frames found in the
+  /// signal, and of the signal's frames found in the query.
+  double vpdq_query_percent = 0;
+  double vpdq_target_percent = 0;
+  /// TMK hits: the level-1 and level-2 scores.
+  float tmk_level1 = 0;
+  float tmk_level2 = 0;
 };
 
 /// The result of matching one query.
@@ -106,6 +128,8 @@ class Matcher {
   /// the store also fails (a damaged snapshot is otherwise ignored and
   /// reported by snapshot_status()), or kInvalidArgument for ids out of range.
   static Status Open(Store* store, const MatcherOptions& options, std::unique_ptr<Matcher>* out);
+
+  ~Matcher();
 
   /// Applies the store's change log since the last call. Stores the number
   /// of changes applied in *applied (if not null).
@@ -136,6 +160,12 @@ class Matcher {
   /// Live PDQ entries and digest entries held.
   size_t pdq_entries() const { return pdq_->size(); }
   size_t digest_entries() const { return digests_.size(); }
+  /// Live vPDQ and TMK signals held.
+  size_t vpdq_signals() const;
+  size_t tmk_signals() const;
+  /// Video signals skipped because their content did not parse (a database
+  /// written by something other than Safeguard's bank API).
+  size_t unreadable_video_signals() const { return unreadable_video_.load(); }
   /// How the load went: "snapshot" (loaded from the snapshot), "store" (no
   /// snapshot configured or present), or why the snapshot was not used.
   const std::string& load_source() const { return load_source_; }
@@ -147,7 +177,8 @@ class Matcher {
   Matcher(Store* store, const MatcherOptions& options);
   Status LoadBanks();
   Status AddSignal(uint64_t signal_id, int64_t bank_id, SignalType type, std::span<const uint8_t> value,
-                   std::vector<index::Code256>* codes, std::vector<uint64_t>* ids);
+                   std::span<const uint8_t> content, std::vector<index::Code256>* codes,
+                   std::vector<uint64_t>* ids);
   Status FlushPdq(std::vector<index::Code256>* codes, std::vector<uint64_t>* ids);
   std::unique_ptr<index::LiveIndex> NewPdqIndex() const;
 
@@ -155,6 +186,8 @@ class Matcher {
   const MatcherOptions options_;
   std::unique_ptr<index::LiveIndex> pdq_;  // replaced only inside Open
   index::DigestIndex digests_;
+  std::unique_ptr<internal::VideoIndex> video_;
+  std::atomic<size_t> unreadable_video_{0};
 
   mutable std::shared_mutex banks_mu_;
   std::map<int64_t, Bank> banks_;  // guarded by banks_mu_

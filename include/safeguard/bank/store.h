@@ -126,6 +126,12 @@ struct LiveSignal {
   std::span<const uint8_t> content;
 };
 
+/// ChangesSince ends a page early, with fewer than `limit` changes, once the
+/// content of the video signals it holds reaches this many bytes (always at
+/// least one change): a page of 65,536 TMK additions would otherwise hold 17
+/// GB. A reader loops until a page comes back empty.
+inline constexpr uint64_t kChangesContentBudget = uint64_t{64} << 20;
+
 /// One entry of the change log.
 ///
 /// To follow the store, a reader loads every live signal with

@@ -1,0 +1,111 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+
+#include "bank/video_index.h"
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_set>
+
+#include "safeguard/index/hamming.h"
+#include "safeguard/video/vpdq.h"
+
+namespace safeguard::bank::internal {
+
+VideoIndex::VideoIndex() {
+  index::LiveIndex::Options o;
+  // vPDQ banks are far smaller than PDQ banks; rebuild sooner.
+  o.compact_threshold = 1 << 14;
+  frames_ = std::make_unique<index::LiveIndex>(o);
+}
+
+void VideoIndex::AddVpdq(uint64_t key, const std::vector<pdq::Hash256>& frames) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  if (vpdq_.count(key) != 0) return;
+  VpdqSignal& sig = vpdq_[key];
+  std::vector<index::Code256> codes;
+  codes.reserve(frames.size());
+  for (const pdq::Hash256& h : frames) {
+    codes.push_back(index::FromPdq(h));
+    sig.entries.push_back(next_entry_);
+    entry_owner_[next_entry_] = key;
+    ++next_entry_;
+  }
+  // Ids are fresh, codes are plain values: Add cannot refuse them.
+  (void)frames_->Add(codes, sig.entries);
+}
+
+void VideoIndex::AddTmk(uint64_t key, video::TmkFeatures features) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  tmk_.emplace(key, std::make_shared<const video::TmkFeatures>(std::move(features)));
+}
+
+void VideoIndex::Remove(uint64_t key) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  auto it = vpdq_.find(key);
+  if (it != vpdq_.end()) {
+    frames_->Remove(it->second.entries);
+    for (uint64_t e : it->second.entries) entry_owner_.erase(e);
+    vpdq_.erase(it);
+  }
+  tmk_.erase(key);
+}
+
+void VideoIndex::Match(std::span<const pdq::Hash256> vpdq, const video::TmkFeatures* tmk,
+                       double match_percent, std::vector<VideoHit>* hits) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (!vpdq.empty() && !vpdq_.empty()) {
+    // Per signal: query frames that found it, and its entries found.
+    std::unordered_map<uint64_t, size_t> query_found;
+    std::unordered_map<uint64_t, std::unordered_set<uint64_t>> entries_found;
+    std::vector<index::Match> matches;
+    std::unordered_set<uint64_t> signals_of_frame;
+    for (const pdq::Hash256& q : vpdq) {
+      frames_->RangeSearch(index::FromPdq(q), video::kVpdqMaxDistance, &matches);
+      signals_of_frame.clear();
+      for (const index::Match& m : matches) {
+        auto owner = entry_owner_.find(m.id);
+        if (owner == entry_owner_.end()) continue;
+        signals_of_frame.insert(owner->second);
+        entries_found[owner->second].insert(m.id);
+      }
+      for (uint64_t key : signals_of_frame) ++query_found[key];
+    }
+    for (const auto& [key, found] : query_found) {
+      const VpdqSignal& sig = vpdq_.at(key);
+      VideoHit h;
+      h.key = key;
+      h.type = SignalType::kVpdq;
+      h.query_percent = 100.0 * static_cast<double>(found) / static_cast<double>(vpdq.size());
+      h.target_percent =
+          100.0 * static_cast<double>(entries_found[key].size()) / static_cast<double>(sig.entries.size());
+      if (h.query_percent >= match_percent || h.target_percent >= match_percent) hits->push_back(h);
+    }
+  }
+  if (tmk != nullptr) {
+    for (const auto& [key, features] : tmk_) {
+      if (!video::TmkCompatible(*tmk, *features).ok()) continue;
+      const float l1 = video::TmkLevel1Score(*tmk, *features);
+      if (l1 < video::kTmkLevel1Threshold) continue;
+      const float l2 = video::TmkLevel2Score(*tmk, *features);
+      if (l2 < video::kTmkLevel2Threshold) continue;
+      VideoHit h;
+      h.key = key;
+      h.type = SignalType::kTmk;
+      h.level1 = l1;
+      h.level2 = l2;
+      hits->push_back(h);
+    }
+  }
+}
+
+size_t VideoIndex::vpdq_signals() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return vpdq_.size();
+}
+
+size_t VideoIndex::tmk_signals() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return tmk_.size();
+}
+
+}  // namespace safeguard::bank::internal
