@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <string>
 
 #include "cli_util.h"
@@ -131,6 +132,55 @@ TEST_F(CliVideo, CompareVideosImagesAndHashFiles) {
              ShellQuote(Video("doorknob-hd-no-bar")));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("is an image and the other a video"), std::string::npos) << r.err;
+}
+
+// A bank of videos: add-video stores MD5, SHA-256, vPDQ (every frame) and
+// TMK; match finds a trimmed cut by vPDQ and TMK, a cropped copy by TMK
+// alone, and nothing once the videos are withdrawn.
+TEST_F(CliVideo, AddVideoThenMatchThenWithdraw) {
+  const std::string data = " --data " + ShellQuote((dir_ / "data").string());
+  ASSERT_EQ(RunCli("bank create stand-in --category csam" + data).exit_code, 0);
+  CliResult r =
+      RunCli("bank add-video stand-in --external-id case-7 " + ShellQuote(Video("chair-orig-22-sd-bar")) +
+             " " + ShellQuote(Video("pattern-sd-grey-bar")) + data);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["added"], 4);
+  EXPECT_GT(lines[0]["vpdq_frames"].get<int>(), 600);  // every frame, not one a second
+  r = RunCli("bank add-video stand-in " + ShellQuote(Video("chair-orig-22-sd-bar")) + data);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(JsonLines(r.out)[0]["duplicates"], 4);
+
+  r = RunCli("match " + ShellQuote(Video("chair-orig-22-sd-bar")) + " " +
+             ShellQuote(Video("chair-19-sd-bar")) + " " + ShellQuote(Video("pattern-hd-no-bar")) + " " +
+             ShellQuote(Video("doorknob-hd-no-bar")) + data);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 4u);
+  auto types = [](const nlohmann::json& line) {
+    std::set<std::string> t;
+    for (const auto& m : line["matches"]) t.insert(m["type"].get<std::string>());
+    return t;
+  };
+  // The listed file itself: every signal.
+  EXPECT_EQ(types(lines[0]), (std::set<std::string>{"md5", "sha256", "vpdq", "tmk"}));
+  // A trimmed cut, scanned at one frame a second: vPDQ and TMK.
+  EXPECT_EQ(types(lines[1]), (std::set<std::string>{"vpdq", "tmk"}));
+  for (const auto& m : lines[1]["matches"]) {
+    EXPECT_EQ(m["external_id"], "case-7");
+    if (m["type"] == "vpdq") EXPECT_EQ(m["vpdq_query_percent"], 100.0);
+  }
+  // The HD crop of the pattern scene: TMK only (vPDQ misses crops).
+  EXPECT_EQ(types(lines[2]), (std::set<std::string>{"tmk"}));
+  // Another scene: nothing.
+  EXPECT_TRUE(lines[3]["matches"].empty());
+
+  r = RunCli("bank withdraw stand-in case-7" + data);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunCli("match " + ShellQuote(Video("chair-19-sd-bar")) + data);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(JsonLines(r.out)[0]["matches"].empty());
 }
 
 }  // namespace

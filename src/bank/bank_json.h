@@ -7,6 +7,7 @@
 #ifndef SAFEGUARD_SRC_BANK_BANK_JSON_H_
 #define SAFEGUARD_SRC_BANK_BANK_JSON_H_
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -48,6 +49,14 @@ inline nlohmann::ordered_json HitJson(const Hit& h, const std::vector<Signal>& s
   }
   j["type"] = std::string(SignalTypeName(h.type));
   j["distance"] = h.distance;
+  if (h.type == SignalType::kVpdq) {
+    // Two decimals: a share of frames, not a measurement.
+    j["vpdq_query_percent"] = std::round(h.vpdq_query_percent * 100) / 100;
+    j["vpdq_target_percent"] = std::round(h.vpdq_target_percent * 100) / 100;
+  } else if (h.type == SignalType::kTmk) {
+    j["tmk_level1"] = std::round(static_cast<double>(h.tmk_level1) * 1e6) / 1e6;
+    j["tmk_level2"] = std::round(static_cast<double>(h.tmk_level2) * 1e6) / 1e6;
+  }
   return j;
 }
 

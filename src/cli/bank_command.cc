@@ -10,6 +10,7 @@
 #include "bank/bank_json.h"
 #include "common/sqlite.h"
 #include "json_output.h"
+#include "media_hash.h"
 #include "ordered_run.h"
 #include "path_walker.h"
 #include "safeguard/audit/audit_log.h"
@@ -18,6 +19,7 @@
 #include "safeguard/exchange/sync.h"
 #include "safeguard/hash/digest.h"
 #include "safeguard/server/service_db.h"
+#include "safeguard/video/vpdq.h"
 
 namespace safeguard::cli {
 namespace {
@@ -271,14 +273,64 @@ int RunFeedback(bank::Store* store, const BankCommandArgs& a, std::ostream& out,
 }
 
 // Hashes one file and matches it: the line `safeguard match` prints.
-std::string MatchOneFile(const std::string& path, hash::ImageHasher* hasher, bank::Matcher* matcher,
-                         bank::Store* store, bool dihedral, bool* failed) {
+// Adds the hits (and allow-list hits) of `result` to `j`, with their
+// signals' records from the store.
+Status AddMatchesJson(const bank::MatchResult& result, bank::Store* store, Json* j) {
+  std::vector<bank::Signal> signals;
+  std::vector<uint64_t> ids;
+  for (const bank::Hit& hit : result.hits) ids.push_back(hit.signal_id);
+  for (const bank::Hit& hit : result.allowed) ids.push_back(hit.signal_id);
+  if (!ids.empty()) {
+    Status s = store->GetSignals(ids, &signals);
+    if (!s.ok()) return s;
+  }
+  Json matches = Json::array();
+  for (const bank::Hit& hit : result.hits) matches.push_back(bank::HitJson(hit, signals));
+  (*j)["matches"] = std::move(matches);
+  if (!result.allowed.empty()) {
+    Json allowed = Json::array();
+    for (const bank::Hit& hit : result.allowed) allowed.push_back(bank::HitJson(hit, signals));
+    (*j)["allowed"] = std::move(allowed);
+    (*j)["suppressed"] = result.suppressed;
+  }
+  return Status::Ok();
+}
+
+// A video: its file digests, vPDQ frames and TMK features against every bank.
+std::string MatchVideo(const std::string& path, const video::VideoHashes& h, bank::Matcher* matcher,
+                       bank::Store* store, bool* failed) {
   Json j;
   j["path"] = path;
-  hash::FileHashes h;
-  Status s = hasher->HashFile(path, &h);
+  j["media"] = "video";
+  j["md5"] = hash::ToHex(h.md5);
+  j["sha256"] = hash::ToHex(h.sha256);
+  const std::vector<pdq::Hash256> frames = video::VpdqMatchableHashes(h.vpdq);
+  j["vpdq_frames"] = frames.size();
+  bank::MatchQuery q;
+  q.md5 = h.md5;
+  q.sha256 = h.sha256;
+  q.vpdq = frames;
+  q.tmk = h.tmk ? &*h.tmk : nullptr;
   bank::MatchResult result;
-  std::vector<bank::Signal> signals;
+  Status s = matcher->Match(q, &result);
+  if (s.ok()) s = AddMatchesJson(result, store, &j);
+  if (!s.ok()) {
+    *failed = true;
+    j["error"] = ErrorJson(s);
+  }
+  return DumpJson(j);
+}
+
+std::string MatchOneFile(const std::string& path, hash::ImageHasher* hasher, bank::Matcher* matcher,
+                         bank::Store* store, bool dihedral, const video::VideoHashOptions& video_options,
+                         bool* failed) {
+  Json j;
+  j["path"] = path;
+  MediaHashes media;
+  Status s = HashMedia(path, hasher, video_options, &media);
+  if (s.ok() && media.is_video) return MatchVideo(path, media.video, matcher, store, failed);
+  const hash::FileHashes& h = media.image;
+  bank::MatchResult result;
   if (s.ok()) {
     std::vector<index::Code256> codes;
     const bool pdq_usable = h.pdq.quality >= pdq::kMinMatchQuality;
@@ -295,33 +347,116 @@ std::string MatchOneFile(const std::string& path, hash::ImageHasher* hasher, ban
     q.sha256 = h.sha256;
     s = matcher->Match(q, &result);
     if (s.ok()) {
-      std::vector<uint64_t> ids;
-      for (const bank::Hit& hit : result.hits) ids.push_back(hit.signal_id);
-      for (const bank::Hit& hit : result.allowed) ids.push_back(hit.signal_id);
-      if (!ids.empty()) s = store->GetSignals(ids, &signals);
-    }
-    if (s.ok()) {
       j["pdq"] = PdqHex(h.pdq.hash);
       j["quality"] = h.pdq.quality;
       if (!pdq_usable) {
         j["pdq_skipped"] = "quality " + std::to_string(h.pdq.quality) + " is below " +
                            std::to_string(pdq::kMinMatchQuality) + "; matched on MD5 and SHA-256 only";
       }
-      Json matches = Json::array();
-      for (const bank::Hit& hit : result.hits) matches.push_back(bank::HitJson(hit, signals));
-      j["matches"] = std::move(matches);
-      if (!result.allowed.empty()) {
-        Json allowed = Json::array();
-        for (const bank::Hit& hit : result.allowed) allowed.push_back(bank::HitJson(hit, signals));
-        j["allowed"] = std::move(allowed);
-        j["suppressed"] = result.suppressed;
-      }
-      return DumpJson(j);
+      s = AddMatchesJson(result, store, &j);
+      if (s.ok()) return DumpJson(j);
     }
   }
   *failed = true;
   j["error"] = ErrorJson(s);
   return DumpJson(j);
+}
+
+// The signals a bank keeps for one video: the file's MD5 and SHA-256 (lists
+// of exact copies), its vPDQ at every frame (dense, so that uploads scanned
+// at one frame a second find their frames in it, docs/video.md) and its TMK.
+Status VideoSignals(const std::string& path, const BankCommandArgs& a, std::vector<bank::NewSignal>* out,
+                    Json* summary) {
+  video::VideoHashOptions options = a.video;
+  options.vpdq_options.seconds_between_frames = 0;
+  video::VideoHashes h;
+  Status s = video::HashVideo(video::VideoInput::File(path), options, &h);
+  if (!s.ok()) return s;
+  auto add = [&](bank::SignalType type, std::vector<uint8_t> value, std::vector<uint8_t> content) -> Status {
+    bank::NewSignal sig;
+    if (bank::SignalHasContent(type)) {
+      Status c = bank::MakeContentSignal(type, std::move(content), &sig);
+      if (!c.ok()) return c;
+    } else {
+      sig.type = type;
+      sig.value = std::move(value);
+    }
+    sig.external_id = a.external_id;
+    sig.source_list = a.source_list;
+    sig.source_version = a.source_version;
+    out->push_back(std::move(sig));
+    return Status::Ok();
+  };
+  s = add(bank::SignalType::kMd5, std::vector<uint8_t>(h.md5.begin(), h.md5.end()), {});
+  if (s.ok()) s = add(bank::SignalType::kSha256, std::vector<uint8_t>(h.sha256.begin(), h.sha256.end()), {});
+  // Only the frames matching can use (distinct, quality >= 50): a static
+  // scene of an hour is a few lines, not 108,000.
+  std::vector<video::VpdqFrame> kept;
+  std::vector<pdq::Hash256> seen;
+  const std::vector<pdq::Hash256> matchable = video::VpdqMatchableHashes(h.vpdq);
+  size_t next = 0;
+  for (const video::VpdqFrame& f : h.vpdq) {
+    if (next < matchable.size() && f.quality >= video::kVpdqMinQuality && f.hash == matchable[next]) {
+      kept.push_back(f);
+      ++next;
+    }
+  }
+  std::string text = video::VpdqToText(kept);
+  size_t step = 1, stored = kept.size();
+  while (text.size() > bank::kMaxSignalContentBytes) {
+    // Longer than a bank signal holds (~46,000 distinct frames): keep every
+    // step-th frame, still far denser than one a second.
+    ++step;
+    std::vector<video::VpdqFrame> thinned;
+    for (size_t i = 0; i < kept.size(); i += step) thinned.push_back(kept[i]);
+    text = video::VpdqToText(thinned);
+    stored = thinned.size();
+  }
+  if (s.ok() && !kept.empty())
+    s = add(bank::SignalType::kVpdq, {}, std::vector<uint8_t>(text.begin(), text.end()));
+  if (s.ok() && h.tmk) {
+    const std::string tmk = h.tmk->Serialize();
+    s = add(bank::SignalType::kTmk, {}, std::vector<uint8_t>(tmk.begin(), tmk.end()));
+  }
+  if (!s.ok()) return s;
+  (*summary)["md5"] = hash::ToHex(h.md5);
+  (*summary)["sha256"] = hash::ToHex(h.sha256);
+  (*summary)["vpdq_frames"] = stored;
+  if (step > 1) (*summary)["vpdq_every_nth_frame"] = step;
+  (*summary)["tmk_frames"] = h.tmk ? h.tmk->frame_count : 0;
+  return Status::Ok();
+}
+
+int RunAddVideo(bank::Store* store, const BankCommandArgs& a, std::ostream& out, std::ostream& err) {
+  int exit_code = 0;
+  uint64_t added = 0, duplicates = 0;
+  for (const std::string& path : a.paths) {
+    Json j;
+    j["path"] = path;
+    std::vector<bank::NewSignal> signals;
+    Status s = VideoSignals(path, a, &signals, &j);
+    bank::ApplyResult r;
+    if (s.ok()) s = store->Import(a.name, signals, &r);
+    if (!s.ok()) {
+      j["error"] = ErrorJson(s);
+      exit_code = 1;
+    } else {
+      j["added"] = r.added;
+      j["duplicates"] = r.duplicates;
+      added += r.added;
+      duplicates += r.duplicates;
+    }
+    out << DumpJson(j) << '\n';
+  }
+  out.flush();
+  if (added + duplicates == 0) return exit_code;
+  const int recorded = RecordChange(a, "signals.add_video",
+                                    Json{{"videos", a.paths.size()},
+                                         {"added", added},
+                                         {"duplicates", duplicates},
+                                         {"source_list", a.source_list}},
+                                    err);
+  return exit_code != 0 ? exit_code : recorded;
 }
 
 int RunMatch(bank::Store* store, const BankCommandArgs& a, std::istream& in, std::ostream& out,
@@ -347,8 +482,8 @@ int RunMatch(bank::Store* store, const BankCommandArgs& a, std::istream& in, std
   bank::Matcher* m = matcher.get();
   const bool dihedral = a.hash.dihedral;
   OrderedRun run(a.hash, &walker, out, jobs,
-                 [m, store, dihedral](const std::string& path, hash::ImageHasher* hasher, bool* failed) {
-                   return MatchOneFile(path, hasher, m, store, dihedral, failed);
+                 [m, store, dihedral, &a](const std::string& path, hash::ImageHasher* hasher, bool* failed) {
+                   return MatchOneFile(path, hasher, m, store, dihedral, a.video, failed);
                  });
   RunWorkers(&run, jobs, a.progress, "matching", err);
   out.flush();
@@ -394,6 +529,15 @@ void RegisterBankCommands(CLI::App* app, BankCommandArgs* args) {
                      "Source list recorded on each signal (default: file name)");
   import->add_option("--source-version", args->source_version, "Version of the source list");
 
+  CLI::App* add_video = bank->add_subcommand(
+      "add-video", "Hash videos (MD5, SHA-256, vPDQ at every frame, TMK+PDQF) and add them to a bank");
+  add_video->add_option("name", args->name, "Bank name")->required();
+  add_video->add_option("videos", args->paths, "Video files")->required()->check(CLI::ExistingFile);
+  add_video->add_option("--external-id", args->external_id,
+                        "External id recorded on each video's signals (withdraw them all by it)");
+  add_video->add_option("--source-list", args->source_list, "Source list recorded on each signal");
+  add_video->add_option("--source-version", args->source_version, "Version of the source list");
+
   CLI::App* exp = bank->add_subcommand("export", "Write a bank's live signals as a hash list");
   exp->add_option("name", args->name, "Bank name")->required();
   exp->add_option("--format", args->format, "csv, jsonl or pdq (default csv)");
@@ -426,13 +570,13 @@ void RegisterBankCommands(CLI::App* app, BankCommandArgs* args) {
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
 
-  for (CLI::App* cmd :
-       {create, bank->get_subcommand("list"), update, del, import, exp, withdraw, sync, feedback}) {
+  for (CLI::App* cmd : {create, bank->get_subcommand("list"), update, del, import, add_video, exp, withdraw,
+                        sync, feedback}) {
     AddStoreOptions(cmd, args);
   }
 
   CLI::App* match =
-      app->add_subcommand("match", "Hash image files and match them against every enabled bank");
+      app->add_subcommand("match", "Hash images and videos and match them against every enabled bank");
   match->add_option("paths", args->paths, "Files, directories (recursive) or - for paths on stdin")
       ->required();
   match->add_flag("--dihedral", args->hash.dihedral,
@@ -447,6 +591,11 @@ void RegisterBankCommands(CLI::App* app, BankCommandArgs* args) {
       ->capture_default_str();
   match->add_option("--max-bytes", args->hash.limits.max_file_bytes, "Refuse files above this many bytes")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  match
+      ->add_option("--vpdq-seconds", args->video.vpdq_options.seconds_between_frames,
+                   "Videos: seconds between the frames hashed for vPDQ; 0 hashes every frame")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   AddStoreOptions(match, args);
 }
@@ -477,6 +626,8 @@ bool RunBankCommands(const CLI::App& app, const BankCommandArgs& args, std::istr
     *exit_code = RunDelete(store.get(), args, out, err);
   } else if (parsed("import")) {
     *exit_code = RunImport(store.get(), args, in, out, err);
+  } else if (parsed("add-video")) {
+    *exit_code = RunAddVideo(store.get(), args, out, err);
   } else if (parsed("export")) {
     *exit_code = RunExport(store.get(), args, out, err);
   } else if (parsed("withdraw")) {

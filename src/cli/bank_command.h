@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "safeguard/hash/image_hasher.h"
+#include "safeguard/video/video_hasher.h"
 #include "store_args.h"
 
 namespace CLI {
@@ -45,8 +46,11 @@ struct BankCommandArgs {
   int timeout_s = 30;
   std::string feedback = "Blocked";
   std::vector<std::string> tags;
-  // match
+  // add-video
+  std::string external_id;
+  // match, add-video
   hash::HashOptions hash;
+  video::VideoHashOptions video;
   int jobs = 0;
   int progress = -1;
   std::vector<std::string> paths;
