@@ -368,6 +368,63 @@ TEST_F(ServerTest, UndecodableUploadsFailClosedButTheirDigestsStillMatch) {
   Call("POST", "/v1/scan", admin, "", 400, "application/octet-stream");
 }
 
+// Videos through the API: /v1/hash gives vPDQ text and the .tmk in base64,
+// which /v1/banks/{name}/signals takes back; /v1/scan then blocks a trimmed
+// cut of the listed video (vPDQ and TMK) and lets another scene through.
+TEST_F(ServerTest, VideoUploadsAreHashedBankedAndScanned) {
+  StartServer();
+  const std::string admin = CreateKey(dir_.path(), "admin");
+  auto video = [](const std::string& name) {
+    return ReadFile(kShared + "/video-vectors/videos/" + name + ".mp4");
+  };
+  Json h = Call("POST", "/v1/hash?vpdq_seconds=0", admin, video("chair-orig-22-sd-bar"), 200,
+                "application/octet-stream");
+  EXPECT_EQ(h["media"], "video");
+  const std::string vpdq = h["vpdq"].get<std::string>();
+  EXPECT_EQ(std::count(vpdq.begin(), vpdq.end(), '\n'), 673);  // every frame
+  const std::string tmk = h["tmk"].get<std::string>();
+  Call("POST", "/v1/hash?vpdq_seconds=-1", admin, video("doorknob-hd-no-bar"), 400,
+       "application/octet-stream");
+
+  Call("POST", "/v1/banks", admin, R"({"name": "videos", "category": "csam"})", 201);
+  Json add = Call("POST", "/v1/banks/videos/signals", admin,
+                  Json{{"signals",
+                        {{{"type", "vpdq"}, {"value", vpdq}, {"external_id", "case-9"}},
+                         {{"type", "tmk"}, {"value", tmk}, {"external_id", "case-9"}}}}}
+                      .dump(),
+                  200);
+  EXPECT_EQ(add["added"], 2);
+  // Values that do not parse are refused, naming the signal.
+  Json bad = Call("POST", "/v1/banks/videos/signals", admin,
+                  Json{{"signals", {{{"type", "tmk"}, {"value", "bm90IGEgdG1rIGZpbGU="}}}}}.dump(), 400);
+  EXPECT_NE(bad["error"]["message"].get<std::string>().find("signals[0]"), std::string::npos);
+  Call("POST", "/v1/banks/videos/signals", admin,
+       Json{{"signals", {{{"type", "vpdq"}, {"value", "0,100,zz,0.0"}}}}}.dump(), 400);
+
+  Json d = Call("POST", "/v1/scan", admin, video("chair-19-sd-bar"), 200, "application/octet-stream");
+  EXPECT_EQ(d["media"], "video");
+  EXPECT_EQ(d["decoded"], true);
+  EXPECT_EQ(d["action"], "block");
+  std::set<std::string> types;
+  for (const auto& m : d["matches"]) {
+    types.insert(m["type"].get<std::string>());
+    EXPECT_EQ(m["external_id"], "case-9");
+  }
+  EXPECT_EQ(types, (std::set<std::string>{"vpdq", "tmk"}));
+  EXPECT_GT(d["hashes"]["vpdq_frames"].get<int>(), 10);
+  EXPECT_FALSE(d["hashes"].contains("pdq"));
+
+  d = Call("POST", "/v1/scan", admin, video("doorknob-hd-no-bar"), 200, "application/octet-stream");
+  EXPECT_EQ(d["action"], "allow");
+  EXPECT_TRUE(d["matches"].empty());
+
+  // A broken video is undecodable: fail closed, as for images.
+  const std::string cut = video("chair-19-sd-bar").substr(0, 3000);
+  d = Call("POST", "/v1/scan", admin, cut, 200, "application/octet-stream");
+  EXPECT_EQ(d["decoded"], false);
+  EXPECT_EQ(d["action"], "block");
+}
+
 TEST_F(ServerTest, MultipartUploadsAndMalformedOnes) {
   StartServer();
   const std::string admin = CreateKey(dir_.path(), "admin");

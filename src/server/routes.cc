@@ -5,9 +5,11 @@
 // thing, and answers JSON; every failure is {"error":{"code","message"}}
 // with the status HttpStatusFor gives.
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <chrono>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -19,10 +21,46 @@
 #include "safeguard/hash/digest.h"
 #include "safeguard/index/hamming.h"
 #include "safeguard/policy/scan.h"
+#include "safeguard/video/tmk.h"
+#include "safeguard/video/vpdq.h"
 #include "service.h"
 
 namespace safeguard::server {
 namespace {
+
+// The content of a video signal from its API value: vPDQ as the reference's
+// text (frame,quality,pdq,timestamp lines), kept as its canonical text; TMK as
+// the .tmk file in base64. Both are parsed first: the matcher only ever loads
+// content that parses.
+Status VideoSignalContent(bank::SignalType type, const std::string& value, std::vector<uint8_t>* content) {
+  if (type == bank::SignalType::kVpdq) {
+    std::vector<video::VpdqFrame> frames;
+    Status s = video::ParseVpdqText(value, &frames);
+    if (!s.ok()) return s;
+    if (frames.empty()) return Status::InvalidArgument("vpdq value has no frames");
+    const std::string text = video::VpdqToText(frames);
+    content->assign(text.begin(), text.end());
+    return Status::Ok();
+  }
+  // Base64 without whitespace; EVP_DecodeBlock counts the padding as zero
+  // bytes, which are removed after.
+  if (value.empty() || value.size() % 4 != 0) {
+    return Status::InvalidArgument("tmk value must be the .tmk file in base64 (length a multiple of 4)");
+  }
+  content->resize(value.size() / 4 * 3);
+  const int n = EVP_DecodeBlock(content->data(), reinterpret_cast<const unsigned char*>(value.data()),
+                                static_cast<int>(value.size()));
+  if (n < 0) return Status::InvalidArgument("tmk value is not valid base64");
+  size_t size = static_cast<size_t>(n);
+  if (value.back() == '=') --size;
+  if (value.size() >= 2 && value[value.size() - 2] == '=') --size;
+  content->resize(size);
+  video::TmkFeatures features;
+  Status s = video::TmkFeatures::Parse(
+      std::string_view(reinterpret_cast<const char*>(content->data()), content->size()), &features);
+  if (!s.ok()) return Status::InvalidArgument("tmk value: " + s.message());
+  return Status::Ok();
+}
 
 using Json = nlohmann::ordered_json;
 
@@ -278,7 +316,11 @@ Status Service::HashOnly(const HttpRequest& req, HttpResponse* res) {
   std::string_view bytes;
   Status s = UploadedBytes(req, &bytes);
   if (!s.ok()) return s;
-  if (bytes.empty()) return Status::InvalidArgument("the request body is empty: send the image bytes");
+  if (bytes.empty())
+    return Status::InvalidArgument("the request body is empty: send the image or video bytes");
+  const auto head = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                             std::min<size_t>(bytes.size(), 64));
+  if (!video::LooksLikeImage(head)) return HashVideoOnly(req, bytes, res);
   std::unique_ptr<hash::ImageHasher> hasher = TakeHasher();
   hash::FileHashes h;
   const auto data = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
@@ -296,6 +338,45 @@ Status Service::HashOnly(const HttpRequest& req, HttpResponse* res) {
     Json d = Json::array();
     for (const pdq::Hash256& x : h.pdq.dihedral) d.push_back(PdqHex(x));
     j["dihedral"] = std::move(d);
+  }
+  JsonResponse(res, 200, j);
+  return Status::Ok();
+}
+
+Status Service::HashVideoOnly(const HttpRequest& req, std::string_view bytes, HttpResponse* res) {
+  const auto params = QueryParams(req.query);
+  video::VideoHashOptions options;
+  const std::string seconds = Param(params, "vpdq_seconds");
+  if (!seconds.empty()) {
+    char* end = nullptr;
+    const double v = std::strtod(seconds.c_str(), &end);
+    if (*end != '\0' || !(v >= 0) || v > 3600) {
+      return Status::InvalidArgument("vpdq_seconds must be a number of seconds from 0 (every frame) to 3600");
+    }
+    options.vpdq_options.seconds_between_frames = v;
+  }
+  options.max_file_bytes = config_.max_body_bytes;
+  video::VideoHashes h;
+  Status s = video::HashVideo(video::VideoInput::Memory(bytes), options, &h);
+  if (s.code() == StatusCode::kUnsupportedFormat) {
+    return Status::UnsupportedFormat("neither an image Safeguard decodes nor a video FFmpeg reads");
+  }
+  if (!s.ok()) return s;
+  Json j;
+  j["media"] = "video";
+  j["md5"] = hash::ToHex(h.md5);
+  j["sha256"] = hash::ToHex(h.sha256);
+  j["width"] = h.info.width;
+  j["height"] = h.info.height;
+  j["duration"] = std::round(h.info.duration_seconds * 1000) / 1000;
+  j["vpdq"] = video::VpdqToText(h.vpdq);
+  if (h.tmk) {
+    const std::string tmk = h.tmk->Serialize();
+    std::string b64(4 * ((tmk.size() + 2) / 3) + 1, '\0');
+    b64.resize(static_cast<size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
+                                                   reinterpret_cast<const unsigned char*>(tmk.data()),
+                                                   static_cast<int>(tmk.size()))));
+    j["tmk"] = std::move(b64);
   }
   JsonResponse(res, 200, j);
   return Status::Ok();
@@ -341,12 +422,19 @@ Status Service::Scan(const HttpRequest& req, const ApiKey& key, HttpResponse* re
   j["reasons"] = std::move(reasons);
   if (!content_id.empty()) j["content_id"] = content_id;
   Json hashes;
-  if (r.decode_status.ok()) {
+  if (r.decode_status.ok() && !r.is_video) {
     hashes["pdq"] = PdqHex(r.hashes.pdq.hash);
     hashes["quality"] = r.hashes.pdq.quality;
   }
   hashes["md5"] = hash::ToHex(r.hashes.md5);
   hashes["sha256"] = hash::ToHex(r.hashes.sha256);
+  if (r.is_video) {
+    hashes["vpdq_frames"] = r.video.vpdq.size();
+    hashes["vpdq_matchable_frames"] = video::VpdqMatchableHashes(r.video.vpdq).size();
+    if (r.video.tmk) hashes["tmk_frames"] = r.video.tmk->frame_count;
+  }
+  j["media"] = r.is_video ? "video" : "image";
+  if (r.is_video) j["duration"] = std::round(r.video.info.duration_seconds * 1000) / 1000;
   j["hashes"] = std::move(hashes);
   j["decoded"] = r.decode_status.ok();
   if (!r.decode_status.ok()) {
@@ -664,7 +752,13 @@ Status Service::Banks(const HttpRequest& req, const ApiKey& key, const std::vect
         }
       }
       s = bank::ParseSignalType(type, &ns.type);
-      if (s.ok()) s = bank::ParseSignalValue(ns.type, value, &ns.value);
+      if (s.ok() && bank::SignalHasContent(ns.type)) {
+        std::vector<uint8_t> content;
+        s = VideoSignalContent(ns.type, value, &content);
+        if (s.ok()) s = bank::MakeContentSignal(ns.type, std::move(content), &ns);
+      } else if (s.ok()) {
+        s = bank::ParseSignalValue(ns.type, value, &ns.value);
+      }
       if (!s.ok()) return Status::InvalidArgument(where + s.message());
       if (ns.source_list.empty()) ns.source_list = "http-api";
       add.push_back(std::move(ns));

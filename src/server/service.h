@@ -59,6 +59,8 @@ class Service final : public Server {
   Status Authorize(const HttpRequest& req, uint32_t scope, ApiKey* key, bool* unauthenticated);
   Status Scan(const HttpRequest& req, const ApiKey& key, HttpResponse* res);
   Status HashOnly(const HttpRequest& req, HttpResponse* res);
+  // POST /v1/hash for a video: digests, vPDQ text and TMK in base64.
+  Status HashVideoOnly(const HttpRequest& req, std::string_view bytes, HttpResponse* res);
   Status Lookup(const HttpRequest& req, HttpResponse* res);
   Status Banks(const HttpRequest& req, const ApiKey& key, const std::vector<std::string>& parts,
                HttpResponse* res, size_t* route);

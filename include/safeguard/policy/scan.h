@@ -10,6 +10,10 @@
 // are still matched (exact lists hold such files too) and the policy's
 // on_undecodable rule decides; r.decode_status says why it did not decode.
 //
+// Images (judged by their signature) go to the image hasher; anything else is
+// tried as a video: vPDQ at one frame a second and TMK+PDQF, matched against
+// the banks' video signals (docs/video.md).
+//
 // Thread-safety: as the arguments are (use one ImageHasher per thread; the
 // Matcher and Store may be shared).
 
@@ -25,6 +29,7 @@
 #include "safeguard/common/status.h"
 #include "safeguard/hash/image_hasher.h"
 #include "safeguard/policy/policy.h"
+#include "safeguard/video/video_hasher.h"
 
 namespace safeguard::policy {
 
@@ -38,6 +43,10 @@ struct ScanResult {
   /// Whether the PDQ hash took part in matching (decoded and quality at
   /// least policy.min_quality).
   bool pdq_matched = false;
+  /// True when the upload was read as a video; `video` then holds its
+  /// hashes (digests, vPDQ frames, TMK) and `hashes` only the digests.
+  bool is_video = false;
+  video::VideoHashes video;
   /// What matched.
   bank::MatchResult matches;
   /// The matched signals' records (external ids, source list and version),
@@ -52,7 +61,8 @@ struct ScanResult {
 /// null (no signal records then). Returns an error only if matching or the
 /// store failed; *result is then unspecified.
 Status ScanBytes(std::span<const uint8_t> bytes, hash::ImageHasher* hasher, const bank::Matcher& matcher,
-                 bank::Store* store, const Policy& policy, ScanResult* result);
+                 bank::Store* store, const Policy& policy, ScanResult* result,
+                 const video::VideoHashOptions& video_options = video::VideoHashOptions());
 
 /// The PDQ codes a scan matches with: the hash, or its 8 dihedral variants
 /// when `dihedral` (and the hasher computed them).
