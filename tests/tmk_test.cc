@@ -495,6 +495,19 @@ TEST(PdqFloatHashLuma, ThresholdAtMedianIsHashLuma) {
   ExpectFloatHashGivesHashLuma(luma, image.height, image.width);
 }
 
+// Found by fuzz_video_signals: a list entry with averages near the float
+// limit overflows the cosine to NaN (inf would pass every threshold). Scores
+// that are not finite count as 0.
+TEST(TmkScore, ScoresOfValuesNearTheFloatLimitAreZeroNotNan) {
+  TmkFeatures a = ExpectedFeatures("chair-19-sd-bar");
+  for (float& v : a.pure_average) v = 3e38f;
+  for (float& v : a.cos_features) v = 3e38f;
+  TmkFeatures parsed;
+  ASSERT_TRUE(TmkFeatures::Parse(a.Serialize(), &parsed).ok());  // finite values parse
+  EXPECT_EQ(TmkLevel1Score(parsed, parsed), 0.0f);
+  EXPECT_TRUE(std::isfinite(TmkLevel2Score(parsed, ExpectedFeatures("chair-19-sd-bar"))));
+}
+
 // The whole path: video file -> our FFmpeg-library frame stream -> PDQF ->
 // TMK -> .tmk bytes, equal to the reference's (which piped the ffmpeg tool)
 // byte for byte, from a file and from bytes in memory.

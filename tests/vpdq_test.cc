@@ -4,8 +4,8 @@
 // Those depend on the FFmpeg that decoded them, so frames are compared with a
 // tolerance and the distribution of distances is printed.
 
-#include "safeguard/video/video_hasher.h"
 #include "safeguard/video/vpdq.h"
+#include "safeguard/video/video_hasher.h"
 
 #include <gtest/gtest.h>
 
@@ -125,6 +125,7 @@ TEST(Vpdq, TextRoundTripsAndRefusesBadLines) {
       "x,100,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,0.000\n",
       "0,101,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,0.000\n",
       "0,100,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,nan\n",
+      "0,100,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,5.e167\n",
       "0,100,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,0.000,extra\n",
   };
   for (const char* line : bad) {

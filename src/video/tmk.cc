@@ -140,6 +140,11 @@ std::string Malformation(const TmkFeatures& f) {
   return std::string();
 }
 
+// A score computed from values near the float limits (a hostile list entry:
+// Parse accepts any finite float) can overflow to inf or NaN. NaN never
+// passes a threshold, but inf would pass every one: both count as 0.
+float Finite(float score) { return std::isfinite(score) ? score : 0.0f; }
+
 }  // namespace
 
 std::string TmkFeatures::Serialize() const {
@@ -295,7 +300,7 @@ float TmkLevel1Score(const TmkFeatures& a, const TmkFeatures& b) {
   const float na = Norm(a.pure_average.data(), kTmkFeatureDim);
   const float nb = Norm(b.pure_average.data(), kTmkFeatureDim);
   if (na == 0.0f || nb == 0.0f) return 0.0f;
-  return Dot(a.pure_average.data(), b.pure_average.data(), kTmkFeatureDim) / (na * nb);
+  return Finite(Dot(a.pure_average.data(), b.pure_average.data(), kTmkFeatureDim) / (na * nb));
 }
 
 float TmkLevel2Score(const TmkFeatures& a, const TmkFeatures& b) {
@@ -360,7 +365,7 @@ float TmkLevel2Score(const TmkFeatures& a, const TmkFeatures& b) {
     }
     if (i == 0 || best < period_best) best = period_best;
   }
-  return best / PairScoreNormalizer(a.coefficients);
+  return Finite(best / PairScoreNormalizer(a.coefficients));
 }
 
 TmkBuilder::TmkBuilder() { Reset(); }

@@ -11,6 +11,8 @@
 namespace safeguard::video {
 namespace {
 
+constexpr double kMaxTimestamp = 1e9;
+
 struct HashKey {
   size_t operator()(const pdq::Hash256& h) const {
     uint64_t x = 0;
@@ -41,7 +43,8 @@ std::string VpdqToText(const std::vector<VpdqFrame>& frames) {
   std::string out;
   out.reserve(frames.size() * 90);
   char hex[65];
-  char line[128];
+  // Index (<= 19 digits), quality, 64 hex digits, timestamp (<= 14 digits).
+  char line[160];
   for (const VpdqFrame& f : frames) {
     f.hash.ToHex(hex);
     std::snprintf(line, sizeof(line), "%" PRId64 ",%d,%s,%.3f\n", f.index, f.quality, hex, f.timestamp);
@@ -81,8 +84,11 @@ Status ParseVpdqText(std::string_view text, std::vector<VpdqFrame>* frames) {
     if (quality.empty() || *end != '\0' || q < 0 || q > 100) return bad("quality is not an integer 0..100");
     if (!pdq::Hash256::FromHex(parts[2], &f.hash)) return bad("pdq is not 64 hex digits");
     const double t = std::strtod(ts.c_str(), &end);
-    if (ts.empty() || *end != '\0' || !std::isfinite(t) || t < 0)
-      return bad("timestamp is not a non-negative number");
+    // A bound keeps the text form short (it prints with %.3f): no video
+    // lasts 30 years.
+    if (ts.empty() || *end != '\0' || !std::isfinite(t) || t < 0 || t > kMaxTimestamp) {
+      return bad("timestamp is not a number of seconds from 0 to 1e9");
+    }
     f.index = idx;
     f.quality = static_cast<int>(q);
     f.timestamp = t;

@@ -116,7 +116,8 @@ Status TmkCompatible(const TmkFeatures& a, const TmkFeatures& b);
 /// features in float as the reference computes it, in [-1, 1]. 0 when either
 /// average is zero (the reference gives 0 when both are and NaN when only one
 /// is; NaN never passes a threshold, so classification is the same).
-/// Requires TmkCompatible(a, b).ok(); returns 0 otherwise. Thread-safe.
+/// Requires TmkCompatible(a, b).ok(); returns 0 otherwise, and 0 for a score
+/// that overflows to inf or NaN (values near the float limits). Thread-safe.
 float TmkLevel1Score(const TmkFeatures& a, const TmkFeatures& b);
 
 /// Returns the level-2 (TMK) score, the reference's computeLevel2Score: for
