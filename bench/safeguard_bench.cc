@@ -12,6 +12,7 @@
 #include "hash_bench.h"
 #include "http_load.h"
 #include "index_bench.h"
+#include "video_bench.h"
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "hash") == 0)
@@ -22,12 +23,15 @@ int main(int argc, char** argv) {
     return safeguard::bench::RunBankBench(argc - 2, argv + 2);
   if (argc >= 2 && std::strcmp(argv[1], "http") == 0)
     return safeguard::bench::RunHttpBench(argc - 2, argv + 2);
+  if (argc >= 2 && std::strcmp(argv[1], "video") == 0)
+    return safeguard::bench::RunVideoBench(argc - 2, argv + 2);
   std::fprintf(
       stderr,
       "usage: safeguard-bench hash [--corpus DIR] [--full-corpus DIR] [--rounds N] [--quick]\n"
       "       safeguard-bench index [--n N] [--dist uniform|clustered|zipf] [--queries Q] [--radius R]\n"
       "                             [--compare scan,faiss,live] [--snapshot DIR] [--prefault yes|no]\n"
       "       safeguard-bench bank [--n N] [--dir DIR] [--withdrawals W] [--postgres CONNINFO]\n"
-      "       safeguard-bench http --url http://HOST:PORT/path [--method GET|POST] [--rate R] ...\n");
+      "       safeguard-bench http --url http://HOST:PORT/path [--method GET|POST] [--rate R] ...\n"
+      "       safeguard-bench video [--videos DIR|FILE,...] [--synthetic SECONDS] [--work DIR] [--runs N]\n");
   return 2;
 }
