@@ -394,6 +394,11 @@ TEST_F(ServerTest, VideoUploadsAreHashedBankedAndScanned) {
                       .dump(),
                   200);
   EXPECT_EQ(add["added"], 2);
+  auto metrics = client_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("safeguard_index_vpdq_signals 1"), std::string::npos);
+  EXPECT_NE(metrics->body.find("safeguard_index_tmk_signals 1"), std::string::npos);
+  EXPECT_NE(metrics->body.find("safeguard_index_unreadable_video_signals 0"), std::string::npos);
   // Values that do not parse are refused, naming the signal.
   Json bad = Call("POST", "/v1/banks/videos/signals", admin,
                   Json{{"signals", {{{"type", "tmk"}, {"value", "bm90IGEgdG1rIGZpbGU="}}}}}.dump(), 400);

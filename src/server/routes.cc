@@ -300,6 +300,13 @@ void Service::MetricsText(HttpResponse* res) {
   gauges.push_back(
       {"safeguard_index_digest_entries",
        {"Live MD5 and SHA-256 signals in the index.", loaded ? double(m->digest_entries()) : 0.0}});
+  gauges.push_back({"safeguard_index_vpdq_signals",
+                    {"Live vPDQ signals in the video index.", loaded ? double(m->vpdq_signals()) : 0.0}});
+  gauges.push_back({"safeguard_index_tmk_signals",
+                    {"Live TMK+PDQF signals in the video index.", loaded ? double(m->tmk_signals()) : 0.0}});
+  gauges.push_back({"safeguard_index_unreadable_video_signals",
+                    {"Video signals skipped because their stored content does not parse.",
+                     loaded ? double(m->unreadable_video_signals()) : 0.0}});
   OutboxStats os;
   if (outbox_ && outbox_->Stats(&os).ok()) {
     gauges.push_back(
