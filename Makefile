@@ -41,7 +41,7 @@ test-tsan: deps
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target safeguard_tests safeguard_server_tests safeguard_webhook_tests \
 	  safeguard_audit_tests
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(JOBS) \
-	  -R '^(LiveIndex|DigestIndex|RwMutex|ServerTest|Multipart|WebhookOutboxTest|AuditLogTest)'
+	  -R '^(LiveIndex|DigestIndex|RwMutex|MatcherVideoRace|ServerTest|Multipart|WebhookOutboxTest|AuditLogTest)'
 
 fuzz: deps
 	scripts/run-fuzzers

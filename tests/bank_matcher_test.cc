@@ -13,11 +13,13 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "bank_test_env.h"
 #include "safeguard/hash/pdq.h"
@@ -364,6 +366,72 @@ TYPED_TEST(MatcherTest, VideoSignalsMatchAsThePairwiseComparisonDoes) {
   query.tmk = &tmk[0];
   SG_ASSERT_OK(m->Match(query, &r));
   EXPECT_TRUE(r.hits.empty());
+}
+
+// Scans match while the store's changes are applied: one thread adds and
+// withdraws vPDQ signals and refreshes, two match the same video over and
+// over. Run under ThreadSanitizer by `make test` (the video index's maps and
+// its LiveIndex under one shared mutex; src/bank/video_index.h).
+TEST(MatcherVideoRace, MatchWhileRefreshAddsAndWithdrawsVideos) {
+  testing::SqliteBackend backend;
+  SG_ASSERT_OK(backend.Setup());
+  std::unique_ptr<Store> store;
+  SG_ASSERT_OK(backend.Open(StoreOptions(), &store));
+  BankSpec spec;
+  spec.name = "videos";
+  spec.category = Category::kCsam;
+  SG_ASSERT_OK(store->CreateBank(spec, nullptr));
+  const std::string text = ReadShared("video-vectors/expected/vpdq/pattern-sd-grey-bar.txt");
+  const std::string tmk_bytes = ReadShared("video-vectors/expected/tmk/pattern-sd-grey-bar.tmk");
+  std::vector<video::VpdqFrame> frames;
+  ASSERT_TRUE(video::ParseVpdqText(text, &frames).ok());
+  video::TmkFeatures tmk;
+  ASSERT_TRUE(video::TmkFeatures::Parse(tmk_bytes, &tmk).ok());
+  SG_ASSERT_OK(store->Import(
+      "videos", std::vector<NewSignal>{ContentSignal(SignalType::kTmk, tmk_bytes, "t")}, nullptr));
+  std::unique_ptr<Matcher> m;
+  SG_ASSERT_OK(Matcher::Open(store.get(), MatcherOptions(), &m));
+  const std::vector<pdq::Hash256> query = video::VpdqMatchableHashes(frames);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> matches{0}, vpdq_hits{0};
+  auto reader = [&] {
+    while (!stop.load()) {
+      MatchQuery q;
+      q.vpdq = query;
+      q.tmk = &tmk;
+      MatchResult r;
+      ASSERT_TRUE(m->Match(q, &r).ok());
+      ++matches;
+      for (const Hit& h : r.hits) {
+        if (h.type == SignalType::kVpdq) {
+          ++vpdq_hits;
+          EXPECT_DOUBLE_EQ(h.vpdq_query_percent, 100.0);
+        }
+      }
+    }
+  };
+  std::thread a(reader), b(reader);
+  for (int round = 0; round < 20; ++round) {
+    // The same frames with another last timestamp: new content, same hashes.
+    std::vector<video::VpdqFrame> copy = frames;
+    copy.back().timestamp += round + 1;
+    const std::string changed = video::VpdqToText(copy);
+    const std::string id = "v" + std::to_string(round);
+    SG_ASSERT_OK(store->Import(
+        "videos", std::vector<NewSignal>{ContentSignal(SignalType::kVpdq, changed, id)}, nullptr));
+    SG_ASSERT_OK(m->Refresh(nullptr));
+    WithdrawSpec w;
+    w.external_ids = {id};
+    SG_ASSERT_OK(store->Withdraw("videos", w, nullptr));
+    SG_ASSERT_OK(m->Refresh(nullptr));
+    EXPECT_EQ(m->vpdq_signals(), 0u);
+  }
+  stop = true;
+  a.join();
+  b.join();
+  EXPECT_GT(matches.load(), 0);
+  EXPECT_EQ(m->tmk_signals(), 1u);
 }
 
 }  // namespace

@@ -276,6 +276,13 @@ Status Matcher::Match(const MatchQuery& query, MatchResult* result) const {
   result->hits.clear();
   result->allowed.clear();
   result->suppressed = 0;
+  // Video matching needs no bank settings and can take tens of milliseconds
+  // (TMK level 2): it runs before the banks' shared lock, so that a bank
+  // change (LoadBanks, a writer) never waits behind it.
+  std::vector<internal::VideoHit> video_hits;
+  if (!query.vpdq.empty() || query.tmk != nullptr) {
+    video_->Match(query.vpdq, query.tmk, video::kVpdqMatchPercent, &video_hits);
+  }
   std::shared_lock<std::shared_mutex> lock(banks_mu_);
   std::vector<Hit> all;
   auto bank_of = [&](uint64_t id) -> const Bank* {
@@ -300,18 +307,14 @@ Status Matcher::Match(const MatchQuery& query, MatchResult* result) const {
     pdq_->RangeSearchAny(query.pdq, max_distance_, &matches);
     for (const index::Match& m : matches) add(m.id, SignalType::kPdq, m.distance);
   }
-  if (!query.vpdq.empty() || query.tmk != nullptr) {
-    std::vector<internal::VideoHit> video_hits;
-    video_->Match(query.vpdq, query.tmk, video::kVpdqMatchPercent, &video_hits);
-    for (const internal::VideoHit& v : video_hits) {
-      const size_t before = all.size();
-      add(v.key, v.type, 0);
-      if (all.size() == before) continue;
-      all.back().vpdq_query_percent = v.query_percent;
-      all.back().vpdq_target_percent = v.target_percent;
-      all.back().tmk_level1 = v.level1;
-      all.back().tmk_level2 = v.level2;
-    }
+  for (const internal::VideoHit& v : video_hits) {
+    const size_t before = all.size();
+    add(v.key, v.type, 0);
+    if (all.size() == before) continue;
+    all.back().vpdq_query_percent = v.query_percent;
+    all.back().vpdq_target_percent = v.target_percent;
+    all.back().tmk_level1 = v.level1;
+    all.back().tmk_level2 = v.level2;
   }
   std::vector<uint64_t> ids;
   if (query.md5) {

@@ -52,37 +52,54 @@ void VideoIndex::Remove(uint64_t key) {
 
 void VideoIndex::Match(std::span<const pdq::Hash256> vpdq, const video::TmkFeatures* tmk,
                        double match_percent, std::vector<VideoHit>* hits) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  if (!vpdq.empty() && !vpdq_.empty()) {
+  // The searches and the scores run without the mutex: a TMK level-2 score
+  // is ~20 ms, and readers that hold a shared lock back to back would starve
+  // Add and Remove (glibc's rwlock prefers readers). Only the maps are read
+  // under it, briefly. The LiveIndex is safe to search while it changes; an
+  // entry whose signal was removed meanwhile has no owner and is skipped.
+  if (!vpdq.empty()) {
+    std::vector<std::vector<uint64_t>> found(vpdq.size());
+    std::vector<index::Match> matches;
+    for (size_t i = 0; i < vpdq.size(); ++i) {
+      frames_->RangeSearch(index::FromPdq(vpdq[i]), video::kVpdqMaxDistance, &matches);
+      for (const index::Match& m : matches) found[i].push_back(m.id);
+    }
     // Per signal: query frames that found it, and its entries found.
     std::unordered_map<uint64_t, size_t> query_found;
     std::unordered_map<uint64_t, std::unordered_set<uint64_t>> entries_found;
-    std::vector<index::Match> matches;
+    std::unordered_map<uint64_t, size_t> entries_of;
     std::unordered_set<uint64_t> signals_of_frame;
-    for (const pdq::Hash256& q : vpdq) {
-      frames_->RangeSearch(index::FromPdq(q), video::kVpdqMaxDistance, &matches);
-      signals_of_frame.clear();
-      for (const index::Match& m : matches) {
-        auto owner = entry_owner_.find(m.id);
-        if (owner == entry_owner_.end()) continue;
-        signals_of_frame.insert(owner->second);
-        entries_found[owner->second].insert(m.id);
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      for (const std::vector<uint64_t>& ids : found) {
+        signals_of_frame.clear();
+        for (uint64_t id : ids) {
+          auto owner = entry_owner_.find(id);
+          if (owner == entry_owner_.end()) continue;
+          signals_of_frame.insert(owner->second);
+          entries_found[owner->second].insert(id);
+        }
+        for (uint64_t key : signals_of_frame) ++query_found[key];
       }
-      for (uint64_t key : signals_of_frame) ++query_found[key];
+      for (const auto& [key, count] : query_found) entries_of[key] = vpdq_.at(key).entries.size();
     }
-    for (const auto& [key, found] : query_found) {
-      const VpdqSignal& sig = vpdq_.at(key);
+    for (const auto& [key, count] : query_found) {
       VideoHit h;
       h.key = key;
       h.type = SignalType::kVpdq;
-      h.query_percent = 100.0 * static_cast<double>(found) / static_cast<double>(vpdq.size());
+      h.query_percent = 100.0 * static_cast<double>(count) / static_cast<double>(vpdq.size());
       h.target_percent =
-          100.0 * static_cast<double>(entries_found[key].size()) / static_cast<double>(sig.entries.size());
+          100.0 * static_cast<double>(entries_found[key].size()) / static_cast<double>(entries_of[key]);
       if (h.query_percent >= match_percent || h.target_percent >= match_percent) hits->push_back(h);
     }
   }
   if (tmk != nullptr) {
-    for (const auto& [key, features] : tmk_) {
+    std::vector<std::pair<uint64_t, std::shared_ptr<const video::TmkFeatures>>> signals;
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      signals.assign(tmk_.begin(), tmk_.end());
+    }
+    for (const auto& [key, features] : signals) {
       if (!video::TmkCompatible(*tmk, *features).ok()) continue;
       const float l1 = video::TmkLevel1Score(*tmk, *features);
       if (l1 < video::kTmkLevel1Threshold) continue;

@@ -15,7 +15,9 @@
 // passes.
 //
 // Thread-safety: Match may run on any number of threads, also while Add and
-// Remove run (one writer at a time: the Matcher's refresh mutex).
+// Remove run (one writer at a time: the Matcher's refresh mutex). mu_ guards
+// the maps only; searches and scores run outside it (see Match), so a writer
+// never waits behind a scan.
 
 #ifndef SAFEGUARD_BANK_VIDEO_INDEX_H_
 #define SAFEGUARD_BANK_VIDEO_INDEX_H_
