@@ -19,19 +19,26 @@ VideoIndex::VideoIndex() {
 }
 
 void VideoIndex::AddVpdq(uint64_t key, const std::vector<pdq::Hash256>& frames) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
-  if (vpdq_.count(key) != 0) return;
-  VpdqSignal& sig = vpdq_[key];
+  // Frames go into the index first and become the signal's only when the
+  // owners are published, under the lock, all at once: a scan running
+  // meanwhile (searches run outside the lock) sees none of the signal's
+  // frames or all of them, never a share that could read as a lower percent.
+  std::vector<uint64_t> entries;
+  {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    if (vpdq_.count(key) != 0) return;
+    for (size_t i = 0; i < frames.size(); ++i) entries.push_back(next_entry_++);
+  }
   std::vector<index::Code256> codes;
   codes.reserve(frames.size());
-  for (const pdq::Hash256& h : frames) {
-    codes.push_back(index::FromPdq(h));
-    sig.entries.push_back(next_entry_);
-    entry_owner_[next_entry_] = key;
-    ++next_entry_;
-  }
+  for (const pdq::Hash256& h : frames) codes.push_back(index::FromPdq(h));
   // Ids are fresh, codes are plain values: Add cannot refuse them.
-  (void)frames_->Add(codes, sig.entries);
+  (void)frames_->Add(codes, entries);
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  for (uint64_t e : entries) entry_owner_[e] = key;
+  VpdqSignal& sig = vpdq_[key];
+  sig.entries = std::move(entries);
+  sig.published_at = ++version_;
 }
 
 void VideoIndex::AddTmk(uint64_t key, video::TmkFeatures features) {
@@ -40,14 +47,20 @@ void VideoIndex::AddTmk(uint64_t key, video::TmkFeatures features) {
 }
 
 void VideoIndex::Remove(uint64_t key) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
-  auto it = vpdq_.find(key);
-  if (it != vpdq_.end()) {
-    frames_->Remove(it->second.entries);
-    for (uint64_t e : it->second.entries) entry_owner_.erase(e);
-    vpdq_.erase(it);
+  // The owners go first, under the lock: from then on no scan counts the
+  // signal; its frames leave the index after.
+  std::vector<uint64_t> entries;
+  {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    auto it = vpdq_.find(key);
+    if (it != vpdq_.end()) {
+      entries = std::move(it->second.entries);
+      for (uint64_t e : entries) entry_owner_.erase(e);
+      vpdq_.erase(it);
+    }
+    tmk_.erase(key);
   }
-  tmk_.erase(key);
+  if (!entries.empty()) frames_->Remove(entries);
 }
 
 void VideoIndex::Match(std::span<const pdq::Hash256> vpdq, const video::TmkFeatures* tmk,
@@ -58,6 +71,13 @@ void VideoIndex::Match(std::span<const pdq::Hash256> vpdq, const video::TmkFeatu
   // under it, briefly. The LiveIndex is safe to search while it changes; an
   // entry whose signal was removed meanwhile has no owner and is skipped.
   if (!vpdq.empty()) {
+    // Signals published after this point were not whole in the index for
+    // every search below: they are left out of this scan.
+    uint64_t seen_version;
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      seen_version = version_;
+    }
     std::vector<std::vector<uint64_t>> found(vpdq.size());
     std::vector<index::Match> matches;
     for (size_t i = 0; i < vpdq.size(); ++i) {
@@ -75,7 +95,7 @@ void VideoIndex::Match(std::span<const pdq::Hash256> vpdq, const video::TmkFeatu
         signals_of_frame.clear();
         for (uint64_t id : ids) {
           auto owner = entry_owner_.find(id);
-          if (owner == entry_owner_.end()) continue;
+          if (owner == entry_owner_.end() || vpdq_.at(owner->second).published_at > seen_version) continue;
           signals_of_frame.insert(owner->second);
           entries_found[owner->second].insert(id);
         }

@@ -17,7 +17,10 @@
 // Thread-safety: Match may run on any number of threads, also while Add and
 // Remove run (one writer at a time: the Matcher's refresh mutex). mu_ guards
 // the maps only; searches and scores run outside it (see Match), so a writer
-// never waits behind a scan.
+// never waits behind a scan. A signal's frames count only once its owners
+// are published (AddVpdq) and stop counting when they are erased (Remove),
+// both under mu_, and a scan leaves out signals published after it started
+// searching: it sees a signal whole or not at all.
 
 #ifndef SAFEGUARD_BANK_VIDEO_INDEX_H_
 #define SAFEGUARD_BANK_VIDEO_INDEX_H_
@@ -73,6 +76,7 @@ class VideoIndex {
  private:
   struct VpdqSignal {
     std::vector<uint64_t> entries;  // frame entry ids in frames_
+    uint64_t published_at = 0;      // version_ when its owners were published
   };
 
   mutable std::shared_mutex mu_;
@@ -81,6 +85,7 @@ class VideoIndex {
   std::unordered_map<uint64_t, VpdqSignal> vpdq_;       // signal key -> its entries
   std::unordered_map<uint64_t, std::shared_ptr<const video::TmkFeatures>> tmk_;
   uint64_t next_entry_ = 1;
+  uint64_t version_ = 0;  // counts publications; a scan leaves out signals newer than its start
 };
 
 }  // namespace safeguard::bank::internal
