@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 
 extern "C" {
@@ -95,6 +96,13 @@ class AvInput {
   int64_t frames_decoded_ = 0;
   int64_t start_pts_ = AV_NOPTS_VALUE;
 };
+
+/// Frees an AVFrame (for std::unique_ptr).
+struct FrameDeleter {
+  void operator()(AVFrame* f) const { av_frame_free(&f); }
+};
+/// An owned AVFrame.
+using FramePtr = std::unique_ptr<AVFrame, FrameDeleter>;
 
 /// Returns a message for an FFmpeg error code.
 std::string AvError(int code);

@@ -35,10 +35,7 @@ extern "C" {
 namespace safeguard::video {
 namespace {
 
-struct FrameDeleter {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
-using FramePtr = std::unique_ptr<AVFrame, FrameDeleter>;
+using internal::FramePtr;
 
 struct GraphDeleter {
   void operator()(AVFilterGraph* g) const { avfilter_graph_free(&g); }

@@ -21,9 +21,6 @@ namespace {
 // the sample at 3 s.
 constexpr double kTimeSlack = 1e-6;
 
-struct FrameDeleter {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
 // Owns the converter sws_getCachedContext reuses from frame to frame.
 struct SwsHolder {
   SwsContext* context = nullptr;
@@ -66,7 +63,7 @@ Status DecodeFrames(const VideoInput& input, const FrameSampling& sampling, cons
     };
   }
 
-  std::unique_ptr<AVFrame, FrameDeleter> frame(av_frame_alloc());
+  internal::FramePtr frame(av_frame_alloc());
   if (frame == nullptr) return Status::Internal("out of memory for a frame");
   SwsHolder sws;
   std::vector<uint8_t> rgb;
