@@ -228,6 +228,26 @@ TEST(MediaDecodeTest, HeifDerivedFromItselfIsCorruptNotAStackOverflow) {
   EXPECT_TRUE(s.ok()) << s.ToString();
 }
 
+// Found by fuzz_decode_heif in CI: the 'dimg' reference inside 'iref'
+// declares a size of 6 bytes (less than its own header). A reader that
+// trusts the sizes sees no reference; libheif ignores the size, reads "item 2
+// is derived from item 2" and recursed until the stack overflowed.
+TEST(MediaDecodeTest, HeifReferenceWithAWrongSizeIsReadAsLibheifReadsIt) {
+  Image image;
+  Status s = Decode(ReadData(DataPath("heif-iref-short-reference.heic")), &image);
+  EXPECT_EQ(s.code(), StatusCode::kCorrupt) << s.ToString();
+  EXPECT_NE(s.message().find("cycle"), std::string::npos) << s.message();
+}
+
+// An alpha plane ('auxl') is decoded with its master image, so an image that
+// is its own auxiliary image is a cycle too.
+TEST(MediaDecodeTest, HeifImageThatIsItsOwnAuxiliaryImageIsCorrupt) {
+  Image image;
+  Status s = Decode(ReadData(DataPath("heif-auxl-self-reference.heic")), &image);
+  EXPECT_EQ(s.code(), StatusCode::kCorrupt) << s.ToString();
+  EXPECT_NE(s.message().find("cycle"), std::string::npos) << s.message();
+}
+
 TEST(MediaDecodeTest, LosslessFormatsAgree) {
   const Image reference = MustDecode("bridge.png");
   for (const char* name : {"bridge-interlaced.png", "bridge.bmp", "bridge.tif", "bridge-alpha.tif",

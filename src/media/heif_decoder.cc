@@ -89,11 +89,19 @@ struct OptionsDeleter {
 
 // ---- derived-image references -------------------------------------------------
 //
-// libheif 1.15 follows 'dimg' references (grids, overlays) recursively and
-// without a check for cycles: an image derived from itself recurses until
-// the stack overflows (found by fuzz_decode_heif: a 2 KB file). Before
-// libheif sees a file we read its 'iref' box and refuse cycles and chains
-// deeper than any real file has.
+// libheif 1.15 follows references recursively and without a check for
+// cycles: 'dimg' (grid, overlay and identity images decode their inputs) and
+// 'auxl' (an alpha plane is decoded with its master image). An image derived
+// from itself recurses until the stack overflows (found by fuzz_decode_heif,
+// twice: 2 KB files). Before libheif sees a file we read its 'iref' box and
+// refuse cycles and chains deeper than any real file has.
+//
+// The edges are read the way libheif reads them, and also the way the
+// format defines them, and the union is checked: libheif reads the
+// references inside 'iref' one after another and ignores each one's declared
+// size, so a reference box whose size is wrong (the second fuzzer find: a
+// 'dimg' of declared size 6) is seen by libheif but not by a reader that
+// trusts the sizes. For a well-formed file both readings agree.
 
 constexpr int kMaxDerivationDepth = 8;
 
@@ -121,25 +129,72 @@ void ForEachBox(const uint8_t* p, const uint8_t* end, Fn&& fn) {
   }
 }
 
-// Collects meta/iref's 'dimg' edges (from item -> to items).
-void DerivationEdges(Bytes bytes, std::map<uint32_t, std::vector<uint32_t>>* edges) {
+using Edges = std::map<uint32_t, std::vector<uint32_t>>;
+
+// Adds the edge a decode follows for one reference: a 'dimg' from a derived
+// image to each input, an 'auxl' from the master image (the target) to the
+// auxiliary image (the source), which libheif decodes as its alpha.
+void AddReference(const std::string& type, uint32_t from, const std::vector<uint32_t>& to, Edges* edges) {
+  if (type == "dimg") {
+    auto& out = (*edges)[from];
+    out.insert(out.end(), to.begin(), to.end());
+  } else if (type == "auxl") {
+    for (uint32_t master : to) (*edges)[master].push_back(from);
+  }
+}
+
+// Reads one reference's item ids: from, a 16-bit count, then the targets,
+// each `id_bytes` wide; stops where the data ends.
+size_t ReadReferenceIds(const uint8_t* r, size_t k, int id_bytes, uint32_t* from, std::vector<uint32_t>* to) {
+  auto id = [&](size_t at) -> uint32_t {
+    return id_bytes == 2 ? (uint32_t{r[at]} << 8) | r[at + 1] : ReadU32(r + at);
+  };
+  const size_t ids = static_cast<size_t>(id_bytes);
+  if (k < ids + 2) return k;
+  *from = id(0);
+  const size_t count = (size_t{r[ids]} << 8) | r[ids + 1];
+  size_t at = ids + 2;
+  for (size_t i = 0; i < count && at + ids <= k; ++i, at += ids) to->push_back(id(at));
+  return at;
+}
+
+// The iref payload (after its version and flags) read as libheif 1.15 reads
+// it: reference headers and ids back to back, declared sizes ignored.
+void ReferencesAsLibheifReadsThem(const uint8_t* q, size_t m, int id_bytes, Edges* edges) {
+  size_t at = 0;
+  while (m - at >= 8) {
+    const uint32_t size = ReadU32(q + at);
+    std::string type(reinterpret_cast<const char*>(q + at + 4), 4);
+    at += 8;
+    if (size == 1) {
+      if (m - at < 8) return;
+      at += 8;
+    }
+    if (type == "uuid") {
+      if (m - at < 16) return;
+      at += 16;
+    }
+    uint32_t from = 0;
+    std::vector<uint32_t> to;
+    at += ReadReferenceIds(q + at, m - at, id_bytes, &from, &to);
+    AddReference(type, from, to, edges);
+  }
+}
+
+// Collects meta/iref's decode edges, read both ways (see above).
+void DerivationEdges(Bytes bytes, Edges* edges) {
   ForEachBox(bytes.data(), bytes.data() + bytes.size(),
              [&](const std::string& type, const uint8_t* p, size_t n) {
                if (type != "meta" || n < 4) return;
                ForEachBox(p + 4, p + n, [&](const std::string& child, const uint8_t* q, size_t m) {
                  if (child != "iref" || m < 4) return;
                  const int id_bytes = q[0] == 0 ? 2 : 4;  // version 0: 16-bit item ids
+                 ReferencesAsLibheifReadsThem(q + 4, m - 4, id_bytes, edges);
                  ForEachBox(q + 4, q + m, [&](const std::string& ref, const uint8_t* r, size_t k) {
-                   if (ref != "dimg") return;
-                   auto id = [&](size_t at) -> uint32_t {
-                     return id_bytes == 2 ? (uint32_t{r[at]} << 8) | r[at + 1] : ReadU32(r + at);
-                   };
-                   if (k < static_cast<size_t>(id_bytes) + 2) return;
-                   const uint32_t from = id(0);
-                   const size_t count = (size_t{r[id_bytes]} << 8) | r[id_bytes + 1];
-                   for (size_t i = 0; i < count && id_bytes + 2 + (i + 1) * id_bytes <= k; ++i) {
-                     (*edges)[from].push_back(id(id_bytes + 2 + i * id_bytes));
-                   }
+                   uint32_t from = 0;
+                   std::vector<uint32_t> to;
+                   ReadReferenceIds(r, k, id_bytes, &from, &to);
+                   AddReference(ref, from, to, edges);
                  });
                });
              });
@@ -149,8 +204,7 @@ void DerivationEdges(Bytes bytes, std::map<uint32_t, std::vector<uint32_t>>* edg
 // for a cycle or a chain longer than kMaxDerivationDepth. Memoised in
 // *height, so a wide grid of grids costs one visit per item, not one per
 // path; recursion is bounded by the depth limit.
-int DerivationHeight(const std::map<uint32_t, std::vector<uint32_t>>& edges, uint32_t item, int depth,
-                     std::map<uint32_t, int>* height) {
+int DerivationHeight(const Edges& edges, uint32_t item, int depth, std::map<uint32_t, int>* height) {
   auto [it, fresh] = height->emplace(item, -2);  // -2: on the current path
   if (!fresh) return it->second == -2 ? -1 : it->second;
   if (depth > kMaxDerivationDepth) return -1;
@@ -169,7 +223,7 @@ int DerivationHeight(const std::map<uint32_t, std::vector<uint32_t>>& edges, uin
 }
 
 Status CheckDerivations(Bytes bytes) {
-  std::map<uint32_t, std::vector<uint32_t>> edges;
+  Edges edges;
   DerivationEdges(bytes, &edges);
   std::map<uint32_t, int> height;
   for (const auto& [from, to] : edges) {
