@@ -9,10 +9,12 @@
 #include <cstring>
 
 #include "bank_bench.h"
+#include "guard_bench.h"
 #include "hash_bench.h"
 #include "http_load.h"
 #include "index_bench.h"
 #include "video_bench.h"
+#include "watermark_bench.h"
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "hash") == 0)
@@ -25,6 +27,10 @@ int main(int argc, char** argv) {
     return safeguard::bench::RunHttpBench(argc - 2, argv + 2);
   if (argc >= 2 && std::strcmp(argv[1], "video") == 0)
     return safeguard::bench::RunVideoBench(argc - 2, argv + 2);
+  if (argc >= 2 && std::strcmp(argv[1], "guard-prompt") == 0)
+    return safeguard::bench::RunGuardPromptBench(argc - 2, argv + 2);
+  if (argc >= 2 && std::strcmp(argv[1], "watermark") == 0)
+    return safeguard::bench::RunWatermarkBench(argc - 2, argv + 2);
   std::fprintf(
       stderr,
       "usage: safeguard-bench hash [--corpus DIR] [--full-corpus DIR] [--rounds N] [--quick]\n"
@@ -32,6 +38,8 @@ int main(int argc, char** argv) {
       "                             [--compare scan,faiss,live] [--snapshot DIR] [--prefault yes|no]\n"
       "       safeguard-bench bank [--n N] [--dir DIR] [--withdrawals W] [--postgres CONNINFO]\n"
       "       safeguard-bench http --url http://HOST:PORT/path [--method GET|POST] [--rate R] ...\n"
-      "       safeguard-bench video [--videos DIR|FILE,...] [--synthetic SECONDS] [--work DIR] [--runs N]\n");
+      "       safeguard-bench video [--videos DIR|FILE,...] [--synthetic SECONDS] [--work DIR] [--runs N]\n"
+      "       safeguard-bench guard-prompt [--data DIR] [--rounds N]\n"
+      "       safeguard-bench watermark [--corpus DIR] [--limit N]\n");
   return 2;
 }

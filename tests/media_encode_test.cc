@@ -1,0 +1,1 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
