@@ -430,6 +430,58 @@ TEST_F(ServerTest, VideoUploadsAreHashedBankedAndScanned) {
   EXPECT_EQ(d["action"], "block");
 }
 
+// POST /v1/guard/prompt: the verdict of the generation guard, recorded in
+// the audit log by the prompt's SHA-256 and spans, never its text. The
+// refused prompt here is one list word, not a request for anything.
+TEST_F(ServerTest, GuardPromptScreensRecordsAndRefusesBadRequests) {
+  StartServer(R"({"guard": {"sexual_content": "block"}})");
+  const std::string scan = CreateKey(dir_.path(), "scan");
+  Json ok =
+      Call("POST", "/v1/guard/prompt", scan,
+           Json{{"prompt", "a child building a sandcastle on the beach"}, {"account_id", "u-1"}}.dump(), 200);
+  EXPECT_EQ(ok["decision"], "allow");
+  EXPECT_EQ(ok["account_id"], "u-1");
+  EXPECT_EQ(ok["rules"].size(), 0u);
+  EXPECT_EQ(ok["lists_version"].get<std::string>().rfind("2026-", 0), 0u) << ok.dump();
+  const std::string word = "N\u200BAKED";  // a zero-width space inside
+  Json no = Call("POST", "/v1/guard/prompt", scan,
+                 "{\"prompt\": \"" + word + " lipstick? no: " + word + "\", \"account_id\": \"u-2\"}", 200);
+  EXPECT_EQ(no["decision"], "block");
+  ASSERT_GE(no["rules"].size(), 1u);
+  EXPECT_EQ(no["rules"][0]["rule"], "sexual_content");
+  EXPECT_EQ(no["rules"][0]["spans"][0]["begin"], 0);
+  EXPECT_EQ(no["rules"][0]["spans"][0]["end"], 8);  // bytes of the prompt as sent
+
+  // Bad requests, each with a message.
+  Call("POST", "/v1/guard/prompt", scan, Json{{"prompt", "a fox"}}.dump(), 400);
+  Call("POST", "/v1/guard/prompt", scan, Json{{"account_id", "u"}}.dump(), 400);
+  Call("POST", "/v1/guard/prompt", scan, Json{{"prompt", "a fox"}, {"account_id", "u"}, {"x", 1}}.dump(),
+       400);
+  Call("POST", "/v1/guard/prompt", scan, "not json", 400);
+  Call("POST", "/v1/guard/prompt", scan,
+       Json{{"prompt", std::string(70000, 'a')}, {"account_id", "u"}}.dump(), 413);
+  Call("GET", "/v1/guard/prompt", scan, "", 400);  // wrong method, as on every route
+  Call("POST", "/v1/guard/prompt", "", Json{{"prompt", "a fox"}, {"account_id", "u"}}.dump(), 401);
+
+  server_->Shutdown(std::chrono::seconds(5));
+  std::unique_ptr<audit::AuditLog> log;
+  ASSERT_TRUE(audit::AuditLog::OpenFile(ServiceDbPath(dir_.path()), &log).ok());
+  std::string all;
+  int guard_records = 0;
+  ASSERT_TRUE(log->Export(0, INT64_MAX,
+                          [&](const audit::Record& r) {
+                            if (r.event.action == "guard.prompt") ++guard_records;
+                            all += audit::RecordToJson(r);
+                            return Status::Ok();
+                          })
+                  .ok());
+  EXPECT_EQ(guard_records, 2);
+  EXPECT_EQ(all.find("sandcastle"), std::string::npos);
+  EXPECT_EQ(all.find("AKED"), std::string::npos);
+  EXPECT_NE(all.find("prompt_sha256"), std::string::npos);
+  EXPECT_NE(all.find("\"sexual_content\""), std::string::npos);
+}
+
 TEST_F(ServerTest, MultipartUploadsAndMalformedOnes) {
   StartServer();
   const std::string admin = CreateKey(dir_.path(), "admin");

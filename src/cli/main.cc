@@ -10,6 +10,7 @@
 #include "audit_command.h"
 #include "bank_command.h"
 #include "compare_command.h"
+#include "guard_command.h"
 #include "hash_command.h"
 #include "serve_command.h"
 
@@ -77,6 +78,8 @@ int main(int argc, char** argv) {
   safeguard::cli::RegisterServeCommands(&app, &serve_args);
   safeguard::cli::AuditCommandArgs audit_args;
   safeguard::cli::RegisterAuditCommands(&app, &audit_args);
+  safeguard::cli::GuardCommandArgs guard_args;
+  safeguard::cli::RegisterGuardCommands(&app, &guard_args);
 
   try {
     app.parse(argc, argv);
@@ -102,5 +105,7 @@ int main(int argc, char** argv) {
     return exit_code;
   if (safeguard::cli::RunServeCommands(app, serve_args, std::cout, std::cerr, &exit_code)) return exit_code;
   if (safeguard::cli::RunAuditCommands(app, audit_args, std::cout, std::cerr, &exit_code)) return exit_code;
+  if (safeguard::cli::RunGuardCommands(app, guard_args, std::cin, std::cout, std::cerr, &exit_code))
+    return exit_code;
   return 2;
 }

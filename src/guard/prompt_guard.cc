@@ -85,9 +85,32 @@ struct PromptGuard::Impl {
   std::unique_ptr<hs_database_t, DatabaseDeleter> db[kViews];
   std::vector<uint32_t> members[kViews];
   // The reference's compiled expressions, one per pattern (and per folded
-  // pattern for the runs view).
-  std::vector<std::regex> reference;
-  std::vector<std::regex> run_reference;
+  // pattern for the runs view), compiled on first use.
+  mutable std::once_flag reference_once;
+  mutable std::vector<std::regex> reference;
+  mutable std::vector<std::regex> run_reference;
+
+  void CompileReference() const {
+    std::call_once(reference_once, [this] {
+      reference.reserve(data.patterns.size());
+      run_reference.resize(data.patterns.size());
+      for (size_t i = 0; i < data.patterns.size(); ++i) {
+        const ListPattern& p = data.patterns[i];
+        // Both were compiled by Hyperscan at Load, in the subset std::regex
+        // reads alike; a failure here is a bug, and the reference then
+        // matches nothing (the equivalence tests would say so).
+        std::regex words("$^");
+        std::regex runs("$^");
+        try {
+          words = std::regex(p.regex, std::regex::ECMAScript | std::regex::optimize);
+          if (!p.run_regex.empty()) runs = std::regex(p.run_regex, std::regex::ECMAScript);
+        } catch (const std::regex_error&) {
+        }
+        reference.push_back(std::move(words));
+        run_reference[i] = std::move(runs);
+      }
+    });
+  }
   // Idle Hyperscan scratch spaces (one per concurrent Screen).
   mutable std::mutex scratch_mu;
   mutable std::vector<std::unique_ptr<hs_scratch_t, ScratchDeleter>> idle;
@@ -285,18 +308,6 @@ Status PromptGuard::Load(const std::string& data_dir, const GuardPolicy& policy,
   impl->policy = policy;
   const auto& patterns = impl->data.patterns;
   impl->reference.reserve(patterns.size());
-  impl->run_reference.resize(patterns.size());
-  for (const ListPattern& p : patterns) {
-    try {
-      impl->reference.emplace_back(p.regex, std::regex::ECMAScript | std::regex::optimize);
-      if (!p.run_regex.empty()) {
-        impl->run_reference[impl->reference.size() - 1] =
-            std::regex(p.run_regex, std::regex::ECMAScript | std::regex::optimize);
-      }
-    } catch (const std::regex_error& e) {
-      return Status::Internal(p.source + ": the reference cannot compile \"" + p.regex + "\": " + e.what());
-    }
-  }
   for (int v = 0; v < kViews; ++v) {
     std::vector<std::string> exprs;
     for (uint32_t i = 0; i < patterns.size(); ++i) {
@@ -350,6 +361,7 @@ PromptVerdict PromptGuard::Screen(std::string_view prompt, const PromptContext& 
 }
 
 PromptVerdict PromptGuard::ScreenReference(std::string_view prompt, const PromptContext& context) const {
+  impl_->CompileReference();
   NormalizedText views[kViews];
   impl_->normalizer->Views(prompt, &views[0], &views[1], &views[2]);
   std::vector<RawHit> hits[kViews];
@@ -362,7 +374,7 @@ const std::string& PromptGuard::lists_version() const { return impl_->data.versi
 size_t PromptGuard::pattern_count() const { return impl_->data.patterns.size(); }
 
 std::string VerdictToJson(const PromptVerdict& verdict) {
-  using nlohmann::json;
+  using json = nlohmann::ordered_json;
   auto span = [](const TermHit& t) {
     return json{{"category", t.category}, {"source", t.source}, {"pattern", t.pattern},
                 {"text", t.normalized},   {"begin", t.begin},   {"end", t.end}};
@@ -387,7 +399,7 @@ std::string VerdictToJson(const PromptVerdict& verdict) {
               {"rules", rules},
               {"benign", benign},
               {"lists_version", verdict.lists_version}}
-      .dump();
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace safeguard::guard

@@ -171,8 +171,23 @@ Status ParseServerConfig(const std::string& text, ServerConfig* config) {
         }
         if (!s.ok()) return s;
       }
+    } else if (key == "guard") {
+      if (!v.is_object()) return Bad(key, "must be an object");
+      for (const auto& [k, f] : v.items()) {
+        if (k == "data_dir") {
+          s = GetString(f, "guard.data_dir", &c.guard_data_dir);
+        } else if (k == "sexual_content") {
+          s = GetString(f, "guard.sexual_content", &c.guard_sexual_content);
+          if (s.ok() && c.guard_sexual_content != "block" && c.guard_sexual_content != "allow") {
+            return Bad("guard.sexual_content", "must be \"block\" or \"allow\"");
+          }
+        } else {
+          return Unknown("guard.", k, "data_dir, sexual_content");
+        }
+        if (!s.ok()) return s;
+      }
     } else {
-      return Unknown("", key, "listen, threads, tls, limits, policy, webhooks, index");
+      return Unknown("", key, "listen, threads, tls, limits, policy, webhooks, index, guard");
     }
     if (!s.ok()) return s;
   }

@@ -35,6 +35,11 @@ struct ServerConfig {
   int webhook_max_attempts = 0;
   bool snapshot = true;
   int refresh_interval_ms = 1000;
+  /// The generation guard (docs/guard.md): the data folder of term lists
+  /// and rules (empty: PromptGuard::DefaultDataDir()) and the decision for
+  /// a sexual request with nothing else wrong ("block" or "allow").
+  std::string guard_data_dir;
+  std::string guard_sexual_content = "block";
   /// The file's content with secrets left as their references, canonical
   /// (keys sorted): what the audit log records as the configuration.
   std::string canonical_json = "{}";

@@ -22,9 +22,9 @@
 namespace safeguard::server {
 
 /// The routes metrics are kept for ("other" for anything unmatched).
-inline constexpr std::array<std::string_view, 13> kRoutes = {
+inline constexpr std::array<std::string_view, 14> kRoutes = {
     "scan",     "hash",      "lookup", "banks",   "bank",    "signals", "import",
-    "withdraw", "decisions", "health", "metrics", "openapi", "other"};
+    "withdraw", "decisions", "health", "metrics", "openapi", "guard",   "other"};
 
 class Metrics {
  public:

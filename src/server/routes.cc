@@ -264,6 +264,10 @@ void Service::Route(const HttpRequest& req, HttpResponse* res, size_t* route) {
     *route = Metrics::RouteIndex("decisions");
     s = RequireMethod(req, {"GET"});
     if (s.ok() && with_scope(kScopeReview)) s = GetDecision(parts[2], res);
+  } else if (parts.size() == 3 && parts[1] == "guard" && parts[2] == "prompt") {
+    *route = Metrics::RouteIndex("guard");
+    s = RequireMethod(req, {"POST"});
+    if (s.ok() && with_scope(kScopeScan)) s = GuardPrompt(req, key, res);
   } else if (parts[1] == "banks") {
     *route = Metrics::RouteIndex("banks");
     if (with_scope(kScopeCurate)) s = Banks(req, key, parts, res, route);
@@ -570,6 +574,76 @@ Status Service::GetDecision(const std::string& id, HttpResponse* res) {
   if (!row) return Status::NotFound("no decision with id " + id);
   res->status = 200;
   res->body = std::string(q.ColumnText(0));
+  return Status::Ok();
+}
+
+// The prompt never reaches a log or the audit trail: the record keeps its
+// SHA-256, its length, the rules that fired and the byte spans.
+Status Service::GuardPrompt(const HttpRequest& req, const ApiKey& key, HttpResponse* res) {
+  if (!guard_) {
+    return Status::Unavailable(
+        "the generation guard has no term lists (set guard.data_dir or SAFEGUARD_GUARD_DATA)");
+  }
+  nlohmann::json body;
+  Status s = ParseBody(req, &body);
+  if (!s.ok()) return s;
+  constexpr size_t kMaxPromptBytes = 64 * 1024;
+  constexpr size_t kMaxAccountBytes = 256;
+  auto prompt = body.find("prompt");
+  if (prompt == body.end() || !prompt->is_string()) {
+    return Status::InvalidArgument("\"prompt\" (a string) is required");
+  }
+  auto account = body.find("account_id");
+  if (account == body.end() || !account->is_string() || account->get_ref<const std::string&>().empty()) {
+    return Status::InvalidArgument(
+        "\"account_id\" (a non-empty string naming the user who asked) is required");
+  }
+  const std::string& text = prompt->get_ref<const std::string&>();
+  const std::string& account_id = account->get_ref<const std::string&>();
+  if (text.size() > kMaxPromptBytes) {
+    return Status::TooLarge("the prompt is " + std::to_string(text.size()) + " bytes; the limit is " +
+                            std::to_string(kMaxPromptBytes));
+  }
+  if (account_id.size() > kMaxAccountBytes) {
+    return Status::InvalidArgument("\"account_id\" is longer than " + std::to_string(kMaxAccountBytes) +
+                                   " bytes");
+  }
+  for (const auto& [k, v] : body.items()) {
+    if (k != "prompt" && k != "account_id") {
+      return Status::InvalidArgument("unknown field \"" + k + "\" (known: prompt, account_id)");
+    }
+  }
+  const guard::PromptVerdict verdict = guard_->Screen(text);
+  Json out = Json::parse(guard::VerdictToJson(verdict));
+  const int64_t now = NowMs();
+  const std::string id = NewDecisionId(now);
+  Json spans = Json::array();
+  for (const guard::TermHit& t : verdict.terms) {
+    if (!t.masked && spans.size() < 64) {
+      spans.push_back(Json{{"category", t.category}, {"begin", t.begin}, {"end", t.end}});
+    }
+  }
+  Json rules = Json::array();
+  for (const guard::RuleHit& r : verdict.rules) rules.push_back(r.rule);
+  const Json details{{"account_id", account_id},
+                     {"decision", guard::DecisionName(verdict.decision)},
+                     {"rules", rules},
+                     {"spans", spans},
+                     {"lists_version", verdict.lists_version},
+                     {"prompt_sha256", hash::ToHex(hash::Sha256(std::span<const uint8_t>(
+                                           reinterpret_cast<const uint8_t*>(text.data()), text.size())))},
+                     {"prompt_bytes", text.size()}};
+  {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    s = audit_->Append(
+        audit::Event{
+            .actor = "key:" + key.id, .action = "guard.prompt", .subject = id, .details_json = Dump(details)},
+        nullptr);
+  }
+  if (!s.ok()) return s;  // fail closed: no record, no answer
+  Json answer{{"id", id}, {"account_id", account_id}};
+  for (auto& [k, v] : out.items()) answer[k] = v;
+  JsonResponse(res, 200, answer);
   return Status::Ok();
 }
 

@@ -97,6 +97,26 @@ Status Service::Init() {
                                                         policy_json.size())))
           .substr(0, 16);
 
+  // The generation guard's lists and rules: refused at start if malformed.
+  {
+    guard::GuardPolicy gp;
+    gp.sexual_content =
+        config_.guard_sexual_content == "allow" ? guard::Decision::kAllow : guard::Decision::kBlock;
+    const std::string dir =
+        config_.guard_data_dir.empty() ? guard::PromptGuard::DefaultDataDir() : config_.guard_data_dir;
+    Status g = guard::PromptGuard::Load(dir, gp, &guard_);
+    if (!g.ok()) {
+      // Lists named in the configuration must load; the default folder may
+      // be missing (a deployment without the guard), and then the guard's
+      // routes answer 503, so a caller fails closed.
+      if (!config_.guard_data_dir.empty() || g.code() != StatusCode::kNotFound) {
+        return Status::InvalidArgument("guard: " + g.message());
+      }
+      guard_.reset();
+      Log("guard.unavailable", nlohmann::ordered_json{{"reason", g.message()}});
+    }
+  }
+
   // Banks.
   Status s = options_.postgres.empty() ? bank::Store::OpenSqlite(options_.data_dir, &store_)
                                        : bank::Store::OpenPostgres(options_.postgres, &store_);

@@ -22,6 +22,7 @@
 #include "safeguard/audit/audit_log.h"
 #include "safeguard/bank/matcher.h"
 #include "safeguard/bank/store.h"
+#include "safeguard/guard/prompt_guard.h"
 #include "safeguard/hash/image_hasher.h"
 #include "safeguard/server/api_keys.h"
 #include "safeguard/server/server.h"
@@ -65,6 +66,8 @@ class Service final : public Server {
   Status Banks(const HttpRequest& req, const ApiKey& key, const std::vector<std::string>& parts,
                HttpResponse* res, size_t* route);
   Status GetDecision(const std::string& id, HttpResponse* res);
+  // POST /v1/guard/prompt: screens a generation prompt (docs/guard.md).
+  Status GuardPrompt(const HttpRequest& req, const ApiKey& key, HttpResponse* res);
   Status Readyz(HttpResponse* res);
   void MetricsText(HttpResponse* res);
 
@@ -82,6 +85,7 @@ class Service final : public Server {
   ServerConfig config_;
   std::string policy_version_;
   std::unique_ptr<bank::Store> store_;
+  std::unique_ptr<guard::PromptGuard> guard_;
 
   // service.db: one connection for keys, decisions and audit, under db_mu_.
   std::unique_ptr<sqlite::Conn> db_;

@@ -1,0 +1,43 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+//
+// `safeguard guard prompt "…"`: screens an image-generation prompt with the
+// generation guard and prints one JSON object (docs/guard.md, docs/cli.md).
+
+#ifndef SAFEGUARD_SRC_CLI_GUARD_COMMAND_H_
+#define SAFEGUARD_SRC_CLI_GUARD_COMMAND_H_
+
+#include <iosfwd>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace safeguard::cli {
+
+/// Parsed arguments of the guard subcommands.
+struct GuardCommandArgs {
+  /// prompt: the text; "-" reads it from standard input.
+  std::string prompt;
+  /// The data folder of term lists and rules; empty: the default.
+  std::string data_dir;
+  /// The decision for a sexual request with nothing else wrong: block or allow.
+  std::string sexual_content = "block";
+  /// The request edits a photo / the photo has a face (what `guard input`
+  /// will set from the image; here by hand).
+  bool photo_edit = false;
+  bool face = false;
+};
+
+/// Adds the `guard` command with its subcommands to `app`.
+void RegisterGuardCommands(CLI::App* app, GuardCommandArgs* args);
+
+/// If a guard subcommand was parsed, runs it and stores its exit status in
+/// *exit_code (0 allowed, 3 refused, 1 the lists could not be loaded, 2 a
+/// usage error), returning true; returns false otherwise.
+bool RunGuardCommands(const CLI::App& app, const GuardCommandArgs& args, std::istream& in, std::ostream& out,
+                      std::ostream& err, int* exit_code);
+
+}  // namespace safeguard::cli
+
+#endif  // SAFEGUARD_SRC_CLI_GUARD_COMMAND_H_
