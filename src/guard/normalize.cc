@@ -104,7 +104,8 @@ struct Normalizer::Impl {
   std::unordered_map<UChar32, UChar32> fold;
 
   // The plain view's words, as units.
-  void PlainWords(std::string_view prompt, std::vector<Word>* words) const {
+  // With `keep_stars`, '*' stays inside words (see SplitStars).
+  void PlainWords(std::string_view prompt, std::vector<Word>* words, bool keep_stars = false) const {
     words->clear();
     Word word;
     icu::UnicodeString segment;
@@ -126,7 +127,7 @@ struct Normalizer::Impl {
       }
       if (c < 0x80) {
         if (c >= 'A' && c <= 'Z') c += 'a' - 'A';
-        if (IsWordChar(c)) {
+        if (IsWordChar(c) || (keep_stars && c == '*')) {
           word.push_back({c, static_cast<uint32_t>(start), static_cast<uint32_t>(i)});
         } else {
           flush();
@@ -185,6 +186,38 @@ struct Normalizer::Impl {
       out.push_back({f, u.begin, u.end});
     }
     *w = std::move(out);
+  }
+
+  // Splits words at their stars (so the views read '*' as a word break, as
+  // any punctuation) and keeps, in *starred, each word with one or two
+  // stars between letters: "n*de" is most likely a starred-out vowel.
+  static void SplitStars(std::vector<Word>* words, std::vector<Word>* starred) {
+    std::vector<Word> out;
+    out.reserve(words->size());
+    for (Word& w : *words) {
+      size_t stars = 0;
+      for (const Unit& u : w) stars += u.c == '*';
+      if (stars == 0) {
+        out.push_back(std::move(w));
+        continue;
+      }
+      if (stars <= 2 && w.size() >= stars + 2 && w.front().c != '*' && w.back().c != '*') {
+        bool adjacent = false;
+        for (size_t i = 1; i < w.size(); ++i) adjacent = adjacent || (w[i].c == '*' && w[i - 1].c == '*');
+        if (!adjacent) starred->push_back(w);
+      }
+      Word piece;
+      for (const Unit& u : w) {
+        if (u.c == '*') {
+          if (!piece.empty()) out.push_back(std::move(piece));
+          piece.clear();
+        } else {
+          piece.push_back(u);
+        }
+      }
+      if (!piece.empty()) out.push_back(std::move(piece));
+    }
+    *words = std::move(out);
   }
 
   // Joins runs of three or more one-character words: "u n d r e s s".
@@ -314,13 +347,16 @@ void Normalizer::Plain(std::string_view prompt, NormalizedText* out) const {
 void Normalizer::Folded(std::string_view prompt, NormalizedText* out) const {
   NormalizedText plain;
   NormalizedText runs;
-  Views(prompt, &plain, out, &runs);
+  NormalizedText variants;
+  Views(prompt, &plain, out, &runs, &variants);
 }
 
 void Normalizer::Views(std::string_view prompt, NormalizedText* plain, NormalizedText* folded,
-                       NormalizedText* runs) const {
+                       NormalizedText* runs, NormalizedText* variants) const {
   std::vector<Word> words;
-  impl_->PlainWords(prompt, &words);
+  impl_->PlainWords(prompt, &words, /*keep_stars=*/true);
+  std::vector<Word> starred;
+  Impl::SplitStars(&words, &starred);
   Emit(words, plain);
   std::vector<bool> joined;
   Impl::JoinSpacedLetters(&words, &joined);
@@ -336,6 +372,33 @@ void Normalizer::Views(std::string_view prompt, NormalizedText* plain, Normalize
   }
   Emit(words, folded);
   Emit(run_words, runs);
+
+  // Variants: each pair of neighbouring words of two or more letters
+  // joined ("nu de"), and each starred word with a vowel for each star.
+  std::vector<Word> variant_words;
+  for (size_t i = 0; i + 1 < words.size(); ++i) {
+    if (words[i].size() < 2 || words[i + 1].size() < 2 || joined[i] || joined[i + 1]) continue;
+    Word pair = words[i];
+    pair.insert(pair.end(), words[i + 1].begin(), words[i + 1].end());
+    impl_->FoldWord(&pair);  // collapses a repeat where the halves meet
+    variant_words.push_back(std::move(pair));
+  }
+  static constexpr UChar32 kVowels[] = {'a', 'e', 'i', 'o', 'u'};
+  for (const Word& w : starred) {
+    std::vector<size_t> at;
+    for (size_t i = 0; i < w.size(); ++i) {
+      if (w[i].c == '*') at.push_back(i);
+    }
+    const size_t combos = at.size() == 1 ? 5 : 25;
+    for (size_t k = 0; k < combos; ++k) {
+      Word v = w;
+      v[at[0]].c = kVowels[k % 5];
+      if (at.size() == 2) v[at[1]].c = kVowels[k / 5];
+      impl_->FoldWord(&v);
+      variant_words.push_back(std::move(v));
+    }
+  }
+  Emit(variant_words, variants);
 }
 
 std::string Normalizer::FoldLiteral(std::string_view fragment, bool collapse) const {

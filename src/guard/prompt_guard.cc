@@ -41,8 +41,9 @@ struct RawHit {
   bool operator==(const RawHit& o) const { return pattern == o.pattern && from == o.from && to == o.to; }
 };
 
-constexpr int kViews = 3;  // plain, folded, runs
+constexpr int kViews = 4;  // plain, folded, runs, variants
 constexpr int kRuns = 2;
+constexpr int kVariants = 3;
 
 struct DatabaseDeleter {
   void operator()(hs_database_t* db) const { hs_free_database(db); }
@@ -89,11 +90,13 @@ struct PromptGuard::Impl {
   mutable std::once_flag reference_once;
   mutable std::vector<std::regex> reference;
   mutable std::vector<std::regex> run_reference;
+  mutable std::vector<std::regex> variant_reference;
 
   void CompileReference() const {
     std::call_once(reference_once, [this] {
       reference.reserve(data.patterns.size());
       run_reference.resize(data.patterns.size());
+      variant_reference.resize(data.patterns.size());
       for (size_t i = 0; i < data.patterns.size(); ++i) {
         const ListPattern& p = data.patterns[i];
         // Both were compiled by Hyperscan at Load, in the subset std::regex
@@ -101,13 +104,16 @@ struct PromptGuard::Impl {
         // matches nothing (the equivalence tests would say so).
         std::regex words("$^");
         std::regex runs("$^");
+        std::regex variants("$^");
         try {
           words = std::regex(p.regex, std::regex::ECMAScript | std::regex::optimize);
           if (!p.run_regex.empty()) runs = std::regex(p.run_regex, std::regex::ECMAScript);
+          if (!p.variant_regex.empty()) variants = std::regex(p.variant_regex, std::regex::ECMAScript);
         } catch (const std::regex_error&) {
         }
         reference.push_back(std::move(words));
         run_reference[i] = std::move(runs);
+        variant_reference[i] = std::move(variants);
       }
     });
   }
@@ -136,7 +142,7 @@ struct PromptGuard::Impl {
   }
 
   void Scan(int v, const NormalizedText& text, hs_scratch_t* scratch, std::vector<RawHit>* hits) const {
-    if (!db[v] || (v == kRuns && text.text.size() <= 1)) return;
+    if (!db[v] || ((v == kRuns || v == kVariants) && text.text.size() <= 1)) return;
     struct Ctx {
       const std::vector<uint32_t>* members;
       std::vector<RawHit>* hits;
@@ -196,7 +202,8 @@ struct PromptGuard::Impl {
       for (size_t t = 0; t + static_cast<size_t>(k) <= starts.size(); ++t) {
         const uint32_t b = starts[t];
         const uint32_t e = ends[t + static_cast<size_t>(k) - 1];
-        if (std::regex_match(text.text.begin() + b, text.text.begin() + e, reference[p])) {
+        const std::regex& re = v == kVariants ? variant_reference[p] : reference[p];
+        if (std::regex_match(text.text.begin() + b, text.text.begin() + e, re)) {
           hits->push_back({p, 0, e + 1});
         }
       }
@@ -317,6 +324,12 @@ Status PromptGuard::Load(const std::string& data_dir, const GuardPolicy& policy,
         exprs.push_back(patterns[i].run_regex);
         continue;
       }
+      if (v == kVariants) {
+        if (patterns[i].variant_regex.empty()) continue;
+        impl->members[v].push_back(i);
+        exprs.push_back(" " + patterns[i].variant_regex + " ");
+        continue;
+      }
       if (static_cast<int>(patterns[i].view) != v) continue;
       impl->members[v].push_back(i);
       exprs.push_back(" " + patterns[i].regex + " ");
@@ -351,7 +364,7 @@ Status PromptGuard::Load(const std::string& data_dir, const GuardPolicy& policy,
 
 PromptVerdict PromptGuard::Screen(std::string_view prompt, const PromptContext& context) const {
   NormalizedText views[kViews];
-  impl_->normalizer->Views(prompt, &views[0], &views[1], &views[2]);
+  impl_->normalizer->Views(prompt, &views[0], &views[1], &views[2], &views[3]);
   std::vector<RawHit> hits[kViews];
   auto scratch = impl_->AcquireScratch();
   if (!scratch) return ScreenReference(prompt, context);  // out of memory: the slow path still decides
@@ -363,7 +376,7 @@ PromptVerdict PromptGuard::Screen(std::string_view prompt, const PromptContext& 
 PromptVerdict PromptGuard::ScreenReference(std::string_view prompt, const PromptContext& context) const {
   impl_->CompileReference();
   NormalizedText views[kViews];
-  impl_->normalizer->Views(prompt, &views[0], &views[1], &views[2]);
+  impl_->normalizer->Views(prompt, &views[0], &views[1], &views[2], &views[3]);
   std::vector<RawHit> hits[kViews];
   for (int v = 0; v < kViews; ++v) impl_->ScanReference(v, views[v], &hits[v]);
   return impl_->Build(hits, views, context);

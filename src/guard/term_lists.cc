@@ -177,6 +177,7 @@ Status CompilePattern(const std::string& text, const Normalizer& normalizer, con
   out->regex = regex;
   out->words = words;
   out->run_regex.clear();
+  out->variant_regex.clear();
   if (!plain) {
     // Letters spelled out one by one are not collapsed where words meet
     // ("real image" -> "realimage"), so the runs view folds without
@@ -202,6 +203,14 @@ Status CompilePattern(const std::string& text, const Normalizer& normalizer, con
       squashed.erase(squashed.size() - any.size());
     }
     out->run_regex = squashed;
+    if (words == 1) {
+      std::string stem = regex;
+      while (stem.rfind(any, 0) == 0) stem.erase(0, any.size());
+      while (stem.size() >= any.size() && stem.compare(stem.size() - any.size(), any.size(), any) == 0) {
+        stem.erase(stem.size() - any.size());
+      }
+      out->variant_regex = stem;
+    }
   }
   return Status::Ok();
 }

@@ -45,6 +45,10 @@ struct ListPattern {
   /// trailing `[^ ]*` removed, searched for inside the runs view (words
   /// spelled out letter by letter, see normalize.h).
   std::string run_regex;
+  /// Folded one-word patterns only: `regex` without a leading or trailing
+  /// `[^ ]*`, matched as a whole word in the variants view (normalize.h):
+  /// "undress*" matches the pair "un dress" but not "un dressing".
+  std::string variant_regex;
 };
 
 /// One rule of rules.txt.

@@ -20,6 +20,12 @@
 //   runs    only the words the folded view joined from one-character words,
 //           so a prompt spelled out letter by letter ("k i d s n u d e",
 //           which joins into one word) can be searched inside.
+//   variants  folded words that may be one word in disguise: each pair of
+//           neighbouring words of two letters or more joined ("nu de" ->
+//           "nude"), and each word with one or two stars between letters
+//           with a vowel in place of each star ("n*de" -> "nade", "nede",
+//           "nide", "node", "nude"). Only single-word patterns are matched
+//           here, and only as whole words (see term_lists.h).
 //
 // Both views start and end with a space and separate words by exactly one
 // space, so a list pattern " word " matches whole words only. Term-list
@@ -67,9 +73,9 @@ class Normalizer {
   /// The folded view of `prompt`.
   void Folded(std::string_view prompt, NormalizedText* out) const;
 
-  /// All three views at once (cheaper than one call each).
-  void Views(std::string_view prompt, NormalizedText* plain, NormalizedText* folded,
-             NormalizedText* runs) const;
+  /// All four views at once (cheaper than one call each).
+  void Views(std::string_view prompt, NormalizedText* plain, NormalizedText* folded, NormalizedText* runs,
+             NormalizedText* variants) const;
 
   /// Folds one literal word fragment of a list pattern the way Folded folds
   /// a word (accents, confusables, leetspeak, and repeats unless
