@@ -10,6 +10,9 @@
 #include <fstream>
 
 #include "cli_util.h"
+#include "test_util.h"
+
+#include <unistd.h>
 
 namespace safeguard::testing {
 namespace {
@@ -53,6 +56,40 @@ TEST(CliGuardTest, BadListsAndUsageAreRefusedClearly) {
   EXPECT_TRUE(r.out.empty());
   std::filesystem::remove_all(dir);
   EXPECT_EQ(RunCli("guard").exit_code, 2);
+}
+
+// `guard input`: the portrait (public domain, NASA, Debian's python3-skimage)
+// with a harmless and a refused edit, and a photo in a bank (a benign photo
+// standing in for a list entry) that can never be edited.
+TEST(CliGuardTest, InputChecksTheBanksTheFacesAndThePrompt) {
+  const std::string dir =
+      std::filesystem::temp_directory_path() / ("sg-cli-input-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string portrait = "/usr/lib/python3/dist-packages/skimage/data/astronaut.png";
+  CliResult r = RunCli("guard input --data '" + dir + "' '" + portrait + "' --prompt 'make the sky blue'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["decision"], "allow");
+  EXPECT_GE(lines[0]["faces"].size(), 1u);
+  r = RunCli("guard input --data '" + dir + "' '" + portrait + "' --prompt 'und-ress'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(JsonLines(r.out)[0]["rules"][0]["rule"], "face_undress");
+
+  const std::string standin = SharedPath("media/photos/gcompris-qt-data/categorization_arcDeTriomphe.webp");
+  r = RunCli("hash '" + standin + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string pdq = JsonLines(r.out)[0]["pdq"];
+  std::ofstream(dir + "/list.csv") << "type,value,external_id\npdq," << pdq << ",standin-1\n";
+  ASSERT_EQ(RunCli("bank create standin --category csam --data '" + dir + "'").exit_code, 0);
+  ASSERT_EQ(RunCli("bank import standin '" + dir + "/list.csv' --data '" + dir + "'").exit_code, 0);
+  r = RunCli("guard input --data '" + dir + "' '" + standin + "' --prompt 'make the sky blue'");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["decision"], "block_report");
+  EXPECT_EQ(lines[0]["rules"][0]["rule"], "input_in_bank");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

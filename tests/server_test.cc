@@ -482,6 +482,76 @@ TEST_F(ServerTest, GuardPromptScreensRecordsAndRefusesBadRequests) {
   EXPECT_NE(all.find("\"sexual_content\""), std::string::npos);
 }
 
+std::string Base64(const std::string& in) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const uint32_t v =
+        (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
+    for (int k = 18; k >= 0; k -= 6) out += kAlphabet[(v >> k) & 63];
+  }
+  if (i < in.size()) {
+    uint32_t v = uint32_t(uint8_t(in[i])) << 16;
+    if (i + 1 < in.size()) v |= uint32_t(uint8_t(in[i + 1])) << 8;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// POST /v1/guard/input: a photo (base64) and the edit prompt. The portrait
+// is a public-domain NASA photograph from Debian's python3-skimage; the
+// bank holds a benign photo standing in for a list entry.
+TEST_F(ServerTest, GuardInputChecksBanksFacesAndPrompt) {
+  StartServer();
+  const std::string curate = CreateKey(dir_.path(), "curate");
+  const std::string scan = CreateKey(dir_.path(), "scan");
+  MakeBank(curate, "stand-in-list", "ncii", kFlower);
+  const std::string portrait = ReadFile("/usr/lib/python3/dist-packages/skimage/data/astronaut.png");
+  auto body = [](const std::string& image, const std::string& prompt) {
+    return Json{{"image_base64", Base64(image)}, {"prompt", prompt}, {"account_id", "u-7"}}.dump();
+  };
+  Json ok = Call("POST", "/v1/guard/input", scan, body(portrait, "make the sky blue"), 200);
+  EXPECT_EQ(ok["decision"], "allow") << ok.dump();
+  EXPECT_GE(ok["faces"].size(), 1u);
+  EXPECT_EQ(ok["decoded"], true);
+  Json no = Call("POST", "/v1/guard/input", scan, body(portrait, "UNDRESS"), 200);
+  EXPECT_EQ(no["decision"], "block");
+  EXPECT_EQ(no["rules"][0]["rule"], "face_undress");
+  Json banked = Call("POST", "/v1/guard/input", scan, body(ReadFile(kFlower), "make the sky blue"), 200);
+  EXPECT_EQ(banked["decision"], "block");
+  EXPECT_EQ(banked["rules"][0]["rule"], "input_in_bank");
+  ASSERT_EQ(banked["input_matches"].size(), 1u);
+  EXPECT_EQ(banked["input_matches"][0]["bank"], "stand-in-list");
+  Json junk = Call("POST", "/v1/guard/input", scan, body("not an image", "make the sky blue"), 200);
+  EXPECT_EQ(junk["decision"], "block");
+  EXPECT_EQ(junk["rules"][0]["rule"], "input_not_an_image");
+  // Malformed requests.
+  Call("POST", "/v1/guard/input", scan, Json{{"prompt", "x"}, {"account_id", "u"}}.dump(), 400);
+  Call("POST", "/v1/guard/input", scan,
+       Json{{"image_base64", "not base64!"}, {"prompt", "x"}, {"account_id", "u"}}.dump(), 400);
+
+  server_->Shutdown(std::chrono::seconds(5));
+  std::unique_ptr<audit::AuditLog> log;
+  ASSERT_TRUE(audit::AuditLog::OpenFile(ServiceDbPath(dir_.path()), &log).ok());
+  std::string all;
+  int records = 0;
+  ASSERT_TRUE(log->Export(0, INT64_MAX,
+                          [&](const audit::Record& r) {
+                            if (r.event.action == "guard.input") ++records;
+                            all += audit::RecordToJson(r);
+                            return Status::Ok();
+                          })
+                  .ok());
+  EXPECT_EQ(records, 4);
+  EXPECT_EQ(all.find("UNDRESS"), std::string::npos);
+  EXPECT_EQ(all.find(Base64(portrait).substr(0, 40)), std::string::npos);
+  EXPECT_NE(all.find("image_sha256"), std::string::npos);
+}
+
 TEST_F(ServerTest, MultipartUploadsAndMalformedOnes) {
   StartServer();
   const std::string admin = CreateKey(dir_.path(), "admin");

@@ -3,12 +3,17 @@
 #include "guard_command.h"
 
 #include <CLI/CLI.hpp>
+#include <fstream>
 #include <istream>
 #include <iterator>
 #include <ostream>
 
 #include "json_output.h"
+#include "safeguard/bank/matcher.h"
+#include "safeguard/guard/face_detector.h"
+#include "safeguard/guard/input_guard.h"
 #include "safeguard/guard/prompt_guard.h"
+#include "safeguard/hash/image_hasher.h"
 
 namespace safeguard::cli {
 
@@ -28,31 +33,92 @@ void RegisterGuardCommands(CLI::App* app, GuardCommandArgs* args) {
       ->capture_default_str();
   prompt->add_flag("--photo-edit", args->photo_edit, "The request edits an uploaded photo");
   prompt->add_flag("--face", args->face, "The uploaded photo has a face");
+
+  CLI::App* input = guard->add_subcommand(
+      "input", "Screen an edit request: the photo against every bank, its faces, and the prompt (exit 0/3)");
+  input->add_option("photo", args->photo, "The photo to be edited")->required()->check(CLI::ExistingFile);
+  input->add_option("--prompt", args->prompt, "The edit instruction, or - to read it from standard input")
+      ->required();
+  input->add_option("--guard-data", args->data_dir, "Folder of term lists and rules (default: data/guard)")
+      ->check(CLI::ExistingDirectory);
+  input->add_option("--sexual-content", args->sexual_content, "block or allow (see guard prompt)")
+      ->check(CLI::IsMember({"block", "allow"}))
+      ->capture_default_str();
+  input->add_option("--data", args->store.data_dir,
+                    "Bank data directory (default: ~/.local/share/safeguard)");
+  input->add_option("--postgres", args->store.postgres,
+                    "Keep banks in PostgreSQL (a libpq connection string)");
 }
+
+namespace {
+
+Status LoadPrompts(const GuardCommandArgs& args, std::unique_ptr<guard::PromptGuard>* g) {
+  guard::GuardPolicy policy;
+  policy.sexual_content = args.sexual_content == "allow" ? guard::Decision::kAllow : guard::Decision::kBlock;
+  return guard::PromptGuard::Load(
+      args.data_dir.empty() ? guard::PromptGuard::DefaultDataDir() : args.data_dir, policy, g);
+}
+
+std::string ReadPrompt(const std::string& arg, std::istream& in) {
+  if (arg != "-") return arg;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
+int RunInput(const GuardCommandArgs& args, std::istream& in, std::ostream& out, std::ostream& err) {
+  auto fail = [&](const Status& s) {
+    err << "safeguard guard input: " << s.ToString() << "\n";
+    return 1;
+  };
+  std::unique_ptr<guard::PromptGuard> prompts;
+  Status s = LoadPrompts(args, &prompts);
+  if (!s.ok()) return fail(s);
+  std::unique_ptr<guard::FaceDetector> faces;
+  s = guard::FaceDetector::Load(guard::FaceDetector::Options(), &faces);
+  if (!s.ok()) return fail(s);
+  std::unique_ptr<bank::Store> store;
+  s = args.store.Open(&store);
+  if (!s.ok()) return fail(s);
+  std::unique_ptr<bank::Matcher> matcher;
+  s = bank::Matcher::Open(store.get(), bank::MatcherOptions(), &matcher);
+  if (!s.ok()) return fail(s);
+  std::ifstream file(args.photo, std::ios::binary);
+  const std::string photo((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (!file.good() && !file.eof()) return fail(Status::IoError("cannot read " + args.photo));
+  hash::ImageHasher hasher;
+  guard::InputGuardParts parts{prompts.get(), faces.get(), matcher.get(), &hasher};
+  guard::InputVerdict verdict;
+  s = guard::CheckInput(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(photo.data()), photo.size()),
+      ReadPrompt(args.prompt, in), parts, &verdict);
+  if (!s.ok()) return fail(s);
+  out << guard::InputVerdictToJson(verdict) << "\n";
+  return verdict.verdict.decision == guard::Decision::kAllow ? 0 : 3;
+}
+
+}  // namespace
 
 bool RunGuardCommands(const CLI::App& app, const GuardCommandArgs& args, std::istream& in, std::ostream& out,
                       std::ostream& err, int* exit_code) {
   const CLI::App* guard = app.get_subcommand("guard");
   if (!guard->parsed()) return false;
+  if (guard->get_subcommand("input")->parsed()) {
+    *exit_code = RunInput(args, in, out, err);
+    return true;
+  }
   if (!guard->get_subcommand("prompt")->parsed()) {
     *exit_code = 2;
     return true;
   }
-  guard::GuardPolicy policy;
-  policy.sexual_content = args.sexual_content == "allow" ? guard::Decision::kAllow : guard::Decision::kBlock;
   std::unique_ptr<guard::PromptGuard> g;
-  Status s = guard::PromptGuard::Load(
-      args.data_dir.empty() ? guard::PromptGuard::DefaultDataDir() : args.data_dir, policy, &g);
+  Status s = LoadPrompts(args, &g);
   if (!s.ok()) {
     err << "safeguard guard: " << s.ToString() << "\n";
     *exit_code = 1;
     return true;
   }
-  std::string text = args.prompt;
-  if (text == "-") {
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  }
+  const std::string text = ReadPrompt(args.prompt, in);
   guard::PromptContext context;
   context.photo_edit = args.photo_edit;
   context.input_has_face = args.face;

@@ -1,13 +1,17 @@
 // Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
 //
-// `safeguard guard prompt "…"`: screens an image-generation prompt with the
-// generation guard and prints one JSON object (docs/guard.md, docs/cli.md).
+// `safeguard guard prompt "…"` screens an image-generation prompt and
+// `safeguard guard input PHOTO --prompt "…"` an edit request (the photo
+// against the banks, its faces, the prompt); each prints one JSON object
+// (docs/guard.md, docs/cli.md).
 
 #ifndef SAFEGUARD_SRC_CLI_GUARD_COMMAND_H_
 #define SAFEGUARD_SRC_CLI_GUARD_COMMAND_H_
 
 #include <iosfwd>
 #include <string>
+
+#include "store_args.h"
 
 namespace CLI {
 class App;
@@ -27,6 +31,9 @@ struct GuardCommandArgs {
   /// will set from the image; here by hand).
   bool photo_edit = false;
   bool face = false;
+  /// input: the photo to be edited, and where the banks are.
+  std::string photo;
+  StoreArgs store;
 };
 
 /// Adds the `guard` command with its subcommands to `app`.

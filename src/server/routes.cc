@@ -32,6 +32,21 @@ namespace {
 // text (frame,quality,pdq,timestamp lines), kept as its canonical text; TMK as
 // the .tmk file in base64. Both are parsed first: the matcher only ever loads
 // content that parses.
+// Base64 without whitespace. EVP_DecodeBlock counts the padding as zero
+// bytes, which are removed after. False if `value` is not base64.
+bool DecodeBase64(std::string_view value, std::vector<uint8_t>* out) {
+  if (value.empty() || value.size() % 4 != 0 || value.size() > size_t{INT32_MAX}) return false;
+  out->resize(value.size() / 4 * 3);
+  const int n = EVP_DecodeBlock(out->data(), reinterpret_cast<const unsigned char*>(value.data()),
+                                static_cast<int>(value.size()));
+  if (n < 0) return false;
+  size_t size = static_cast<size_t>(n);
+  if (value.back() == '=') --size;
+  if (value.size() >= 2 && value[value.size() - 2] == '=') --size;
+  out->resize(size);
+  return true;
+}
+
 Status VideoSignalContent(bank::SignalType type, const std::string& value, std::vector<uint8_t>* content) {
   if (type == bank::SignalType::kVpdq) {
     std::vector<video::VpdqFrame> frames;
@@ -42,19 +57,9 @@ Status VideoSignalContent(bank::SignalType type, const std::string& value, std::
     content->assign(text.begin(), text.end());
     return Status::Ok();
   }
-  // Base64 without whitespace; EVP_DecodeBlock counts the padding as zero
-  // bytes, which are removed after.
-  if (value.empty() || value.size() % 4 != 0) {
-    return Status::InvalidArgument("tmk value must be the .tmk file in base64 (length a multiple of 4)");
+  if (!DecodeBase64(value, content)) {
+    return Status::InvalidArgument("tmk value must be the .tmk file in base64 (no whitespace)");
   }
-  content->resize(value.size() / 4 * 3);
-  const int n = EVP_DecodeBlock(content->data(), reinterpret_cast<const unsigned char*>(value.data()),
-                                static_cast<int>(value.size()));
-  if (n < 0) return Status::InvalidArgument("tmk value is not valid base64");
-  size_t size = static_cast<size_t>(n);
-  if (value.back() == '=') --size;
-  if (value.size() >= 2 && value[value.size() - 2] == '=') --size;
-  content->resize(size);
   video::TmkFeatures features;
   Status s = video::TmkFeatures::Parse(
       std::string_view(reinterpret_cast<const char*>(content->data()), content->size()), &features);
@@ -268,6 +273,10 @@ void Service::Route(const HttpRequest& req, HttpResponse* res, size_t* route) {
     *route = Metrics::RouteIndex("guard");
     s = RequireMethod(req, {"POST"});
     if (s.ok() && with_scope(kScopeScan)) s = GuardPrompt(req, key, res);
+  } else if (parts.size() == 3 && parts[1] == "guard" && parts[2] == "input") {
+    *route = Metrics::RouteIndex("guard");
+    s = RequireMethod(req, {"POST"});
+    if (s.ok() && with_scope(kScopeScan)) s = GuardInput(req, key, res);
   } else if (parts[1] == "banks") {
     *route = Metrics::RouteIndex("banks");
     if (with_scope(kScopeCurate)) s = Banks(req, key, parts, res, route);
@@ -577,18 +586,27 @@ Status Service::GetDecision(const std::string& id, HttpResponse* res) {
   return Status::Ok();
 }
 
-// The prompt never reaches a log or the audit trail: the record keeps its
-// SHA-256, its length, the rules that fired and the byte spans.
-Status Service::GuardPrompt(const HttpRequest& req, const ApiKey& key, HttpResponse* res) {
-  if (!guard_) {
-    return Status::Unavailable(
-        "the generation guard has no term lists (set guard.data_dir or SAFEGUARD_GUARD_DATA)");
-  }
+namespace {
+
+// A guard request's fields, checked (docs/guard.md).
+struct GuardRequest {
+  std::string prompt;
+  std::string account_id;
+  std::vector<uint8_t> image;  // input: the photo, decoded from base64
+};
+
+Status ParseGuardRequest(const HttpRequest& req, bool with_image, GuardRequest* out) {
   nlohmann::json body;
   Status s = ParseBody(req, &body);
   if (!s.ok()) return s;
   constexpr size_t kMaxPromptBytes = 64 * 1024;
   constexpr size_t kMaxAccountBytes = 256;
+  for (const auto& [k, v] : body.items()) {
+    if (k != "prompt" && k != "account_id" && !(with_image && k == "image_base64")) {
+      return Status::InvalidArgument("unknown field \"" + k + "\" (known: prompt, account_id" +
+                                     (with_image ? ", image_base64)" : ")"));
+    }
+  }
   auto prompt = body.find("prompt");
   if (prompt == body.end() || !prompt->is_string()) {
     return Status::InvalidArgument("\"prompt\" (a string) is required");
@@ -598,25 +616,37 @@ Status Service::GuardPrompt(const HttpRequest& req, const ApiKey& key, HttpRespo
     return Status::InvalidArgument(
         "\"account_id\" (a non-empty string naming the user who asked) is required");
   }
-  const std::string& text = prompt->get_ref<const std::string&>();
-  const std::string& account_id = account->get_ref<const std::string&>();
-  if (text.size() > kMaxPromptBytes) {
-    return Status::TooLarge("the prompt is " + std::to_string(text.size()) + " bytes; the limit is " +
+  out->prompt = prompt->get<std::string>();
+  out->account_id = account->get<std::string>();
+  if (out->prompt.size() > kMaxPromptBytes) {
+    return Status::TooLarge("the prompt is " + std::to_string(out->prompt.size()) + " bytes; the limit is " +
                             std::to_string(kMaxPromptBytes));
   }
-  if (account_id.size() > kMaxAccountBytes) {
+  if (out->account_id.size() > kMaxAccountBytes) {
     return Status::InvalidArgument("\"account_id\" is longer than " + std::to_string(kMaxAccountBytes) +
                                    " bytes");
   }
-  for (const auto& [k, v] : body.items()) {
-    if (k != "prompt" && k != "account_id") {
-      return Status::InvalidArgument("unknown field \"" + k + "\" (known: prompt, account_id)");
+  if (with_image) {
+    auto image = body.find("image_base64");
+    if (image == body.end() || !image->is_string()) {
+      return Status::InvalidArgument("\"image_base64\" (the photo to edit, in base64) is required");
+    }
+    if (!DecodeBase64(image->get_ref<const std::string&>(), &out->image)) {
+      return Status::InvalidArgument(
+          "\"image_base64\" is not base64 (no whitespace, padded to a multiple of 4)");
     }
   }
-  const guard::PromptVerdict verdict = guard_->Screen(text);
-  Json out = Json::parse(guard::VerdictToJson(verdict));
-  const int64_t now = NowMs();
-  const std::string id = NewDecisionId(now);
+  return Status::Ok();
+}
+
+}  // namespace
+
+// The prompt never reaches a log or the audit trail: the record keeps its
+// SHA-256, its length, the rules that fired and the byte spans (and for an
+// input, the photo's SHA-256, PDQ, face count and bank matches).
+Status Service::RecordGuard(const ApiKey& key, const std::string& action, const std::string& id,
+                            const std::string& account_id, const std::string& prompt,
+                            const guard::PromptVerdict& verdict, const Json& extra) {
   Json spans = Json::array();
   for (const guard::TermHit& t : verdict.terms) {
     if (!t.masked && spans.size() < 64) {
@@ -625,24 +655,72 @@ Status Service::GuardPrompt(const HttpRequest& req, const ApiKey& key, HttpRespo
   }
   Json rules = Json::array();
   for (const guard::RuleHit& r : verdict.rules) rules.push_back(r.rule);
-  const Json details{{"account_id", account_id},
-                     {"decision", guard::DecisionName(verdict.decision)},
-                     {"rules", rules},
-                     {"spans", spans},
-                     {"lists_version", verdict.lists_version},
-                     {"prompt_sha256", hash::ToHex(hash::Sha256(std::span<const uint8_t>(
-                                           reinterpret_cast<const uint8_t*>(text.data()), text.size())))},
-                     {"prompt_bytes", text.size()}};
-  {
-    std::lock_guard<std::mutex> lock(db_mu_);
-    s = audit_->Append(
-        audit::Event{
-            .actor = "key:" + key.id, .action = "guard.prompt", .subject = id, .details_json = Dump(details)},
-        nullptr);
+  Json details{{"account_id", account_id},
+               {"decision", guard::DecisionName(verdict.decision)},
+               {"rules", rules},
+               {"spans", spans},
+               {"lists_version", verdict.lists_version},
+               {"prompt_sha256", hash::ToHex(hash::Sha256(std::span<const uint8_t>(
+                                     reinterpret_cast<const uint8_t*>(prompt.data()), prompt.size())))},
+               {"prompt_bytes", prompt.size()}};
+  for (const auto& [k, v] : extra.items()) details[k] = v;
+  std::lock_guard<std::mutex> lock(db_mu_);
+  return audit_->Append(
+      audit::Event{.actor = "key:" + key.id, .action = action, .subject = id, .details_json = Dump(details)},
+      nullptr);
+}
+
+Status Service::GuardPrompt(const HttpRequest& req, const ApiKey& key, HttpResponse* res) {
+  if (!guard_) {
+    return Status::Unavailable(
+        "the generation guard has no term lists (set guard.data_dir or SAFEGUARD_GUARD_DATA)");
   }
+  GuardRequest r;
+  Status s = ParseGuardRequest(req, /*with_image=*/false, &r);
+  if (!s.ok()) return s;
+  const guard::PromptVerdict verdict = guard_->Screen(r.prompt);
+  const std::string id = NewDecisionId(NowMs());
+  s = RecordGuard(key, "guard.prompt", id, r.account_id, r.prompt, verdict, Json::object());
   if (!s.ok()) return s;  // fail closed: no record, no answer
-  Json answer{{"id", id}, {"account_id", account_id}};
-  for (auto& [k, v] : out.items()) answer[k] = v;
+  Json answer{{"id", id}, {"account_id", r.account_id}};
+  const Json parsed = Json::parse(guard::VerdictToJson(verdict));  // kept alive for the loop
+  for (const auto& [k, v] : parsed.items()) answer[k] = v;
+  JsonResponse(res, 200, answer);
+  return Status::Ok();
+}
+
+Status Service::GuardInput(const HttpRequest& req, const ApiKey& key, HttpResponse* res) {
+  if (!guard_ || !faces_) {
+    return Status::Unavailable(
+        "the generation guard is not available (term lists or face detection cascades missing)");
+  }
+  GuardRequest r;
+  Status s = ParseGuardRequest(req, /*with_image=*/true, &r);
+  if (!s.ok()) return s;
+  std::shared_ptr<bank::Matcher> matcher;
+  s = Matcher(&matcher);
+  if (!s.ok()) return s;  // not ready: the caller retries, and meanwhile must not generate
+  std::unique_ptr<hash::ImageHasher> hasher = TakeHasher();
+  guard::InputGuardParts parts{guard_.get(), faces_.get(), matcher.get(), hasher.get()};
+  guard::InputVerdict verdict;
+  s = guard::CheckInput(r.image, r.prompt, parts, &verdict);
+  ReturnHasher(std::move(hasher));
+  if (!s.ok()) return s;
+  const std::string id = NewDecisionId(NowMs());
+  Json matches = Json::array();
+  for (const bank::Hit& h : verdict.matches) {
+    matches.push_back(Json{{"bank", h.bank_name}, {"signal_id", h.signal_id}, {"distance", h.distance}});
+  }
+  Json extra{{"image_sha256", hash::ToHex(hash::Sha256(r.image))},
+             {"image_bytes", r.image.size()},
+             {"pdq", verdict.pdq},
+             {"faces", verdict.faces.size()},
+             {"input_matches", matches}};
+  s = RecordGuard(key, "guard.input", id, r.account_id, r.prompt, verdict.verdict, extra);
+  if (!s.ok()) return s;
+  Json answer{{"id", id}, {"account_id", r.account_id}};
+  const Json parsed = Json::parse(guard::InputVerdictToJson(verdict));  // kept alive for the loop
+  for (const auto& [k, v] : parsed.items()) answer[k] = v;
   JsonResponse(res, 200, answer);
   return Status::Ok();
 }

@@ -115,6 +115,13 @@ Status Service::Init() {
       guard_.reset();
       Log("guard.unavailable", nlohmann::ordered_json{{"reason", g.message()}});
     }
+    // Faces, for POST /v1/guard/input; without the cascades that route
+    // answers 503 (fail closed) and the rest of the server runs.
+    g = guard::FaceDetector::Load(guard::FaceDetector::Options(), &faces_);
+    if (!g.ok()) {
+      faces_.reset();
+      Log("guard.faces_unavailable", nlohmann::ordered_json{{"reason", g.message()}});
+    }
   }
 
   // Banks.

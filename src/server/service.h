@@ -22,6 +22,8 @@
 #include "safeguard/audit/audit_log.h"
 #include "safeguard/bank/matcher.h"
 #include "safeguard/bank/store.h"
+#include "safeguard/guard/face_detector.h"
+#include "safeguard/guard/input_guard.h"
 #include "safeguard/guard/prompt_guard.h"
 #include "safeguard/hash/image_hasher.h"
 #include "safeguard/server/api_keys.h"
@@ -66,8 +68,13 @@ class Service final : public Server {
   Status Banks(const HttpRequest& req, const ApiKey& key, const std::vector<std::string>& parts,
                HttpResponse* res, size_t* route);
   Status GetDecision(const std::string& id, HttpResponse* res);
-  // POST /v1/guard/prompt: screens a generation prompt (docs/guard.md).
+  // POST /v1/guard/prompt and /v1/guard/input (docs/guard.md), and their
+  // audit record (never the prompt or the photo).
   Status GuardPrompt(const HttpRequest& req, const ApiKey& key, HttpResponse* res);
+  Status GuardInput(const HttpRequest& req, const ApiKey& key, HttpResponse* res);
+  Status RecordGuard(const ApiKey& key, const std::string& action, const std::string& id,
+                     const std::string& account_id, const std::string& prompt,
+                     const guard::PromptVerdict& verdict, const nlohmann::ordered_json& extra);
   Status Readyz(HttpResponse* res);
   void MetricsText(HttpResponse* res);
 
@@ -86,6 +93,7 @@ class Service final : public Server {
   std::string policy_version_;
   std::unique_ptr<bank::Store> store_;
   std::unique_ptr<guard::PromptGuard> guard_;
+  std::unique_ptr<guard::FaceDetector> faces_;
 
   // service.db: one connection for keys, decisions and audit, under db_mu_.
   std::unique_ptr<sqlite::Conn> db_;
