@@ -434,7 +434,7 @@ TEST_F(ServerTest, VideoUploadsAreHashedBankedAndScanned) {
 // the audit log by the prompt's SHA-256 and spans, never its text. The
 // refused prompt here is one list word, not a request for anything.
 TEST_F(ServerTest, GuardPromptScreensRecordsAndRefusesBadRequests) {
-  StartServer(R"({"guard": {"sexual_content": "block"}})");
+  StartServer(R"({"guard": {"sexual_content": "block", "strikes": {"cooldown_at": 2, "cooldown_s": 600}}})");
   const std::string scan = CreateKey(dir_.path(), "scan");
   Json ok =
       Call("POST", "/v1/guard/prompt", scan,
@@ -451,6 +451,18 @@ TEST_F(ServerTest, GuardPromptScreensRecordsAndRefusesBadRequests) {
   EXPECT_EQ(no["rules"][0]["rule"], "sexual_content");
   EXPECT_EQ(no["rules"][0]["spans"][0]["begin"], 0);
   EXPECT_EQ(no["rules"][0]["spans"][0]["end"], 8);  // bytes of the prompt as sent
+
+  // A second refusal for the same account starts its cool-down: then even
+  // a harmless prompt is refused, for that account only.
+  const std::string refused = "{\"prompt\": \"" + word + "\", \"account_id\": \"u-2\"}";
+  Call("POST", "/v1/guard/prompt", scan, refused, 200);
+  Json cooled = Call("POST", "/v1/guard/prompt", scan,
+                     Json{{"prompt", "a red fox"}, {"account_id", "u-2"}}.dump(), 200);
+  EXPECT_EQ(cooled["decision"], "block");
+  EXPECT_EQ(cooled["rules"][0]["rule"], "account_cooldown");
+  EXPECT_EQ(Call("POST", "/v1/guard/prompt", scan,
+                 Json{{"prompt", "a red fox"}, {"account_id", "u-1"}}.dump(), 200)["decision"],
+            "allow");
 
   // Bad requests, each with a message.
   Call("POST", "/v1/guard/prompt", scan, Json{{"prompt", "a fox"}}.dump(), 400);
@@ -475,7 +487,7 @@ TEST_F(ServerTest, GuardPromptScreensRecordsAndRefusesBadRequests) {
                             return Status::Ok();
                           })
                   .ok());
-  EXPECT_EQ(guard_records, 2);
+  EXPECT_EQ(guard_records, 5);
   EXPECT_EQ(all.find("sandcastle"), std::string::npos);
   EXPECT_EQ(all.find("AKED"), std::string::npos);
   EXPECT_NE(all.find("prompt_sha256"), std::string::npos);

@@ -58,6 +58,9 @@ FaceDetector::FaceDetector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 FaceDetector::~FaceDetector() = default;
 
 Status FaceDetector::Load(const Options& options, std::unique_ptr<FaceDetector>* out) {
+  // One detection per calling thread: callers already run requests in
+  // parallel, and OpenCV's own pool would only oversubscribe the cores.
+  cv::setNumThreads(1);
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   std::unique_ptr<Cascades> first;

@@ -181,8 +181,32 @@ Status ParseServerConfig(const std::string& text, ServerConfig* config) {
           if (s.ok() && c.guard_sexual_content != "block" && c.guard_sexual_content != "allow") {
             return Bad("guard.sexual_content", "must be \"block\" or \"allow\"");
           }
+        } else if (k == "strikes") {
+          if (!f.is_object()) return Bad("guard.strikes", "must be an object");
+          auto& p = c.guard_strikes;
+          for (const auto& [sk, sv] : f.items()) {
+            const std::string name = "guard.strikes." + sk;
+            if (sk == "window_s") {
+              s = GetInt(sv, name, 1, int64_t{366} * 24 * 3600, &n);
+              p.window_s = n;
+            } else if (sk == "cooldown_s") {
+              s = GetInt(sv, name, 1, int64_t{366} * 24 * 3600, &n);
+              p.cooldown_s = n;
+            } else if (sk == "cooldown_at" || sk == "suspend_at" || sk == "report_at" ||
+                       sk == "rate_per_minute") {
+              s = GetInt(sv, name, 0, 1000000, &n);
+              (sk == "cooldown_at"  ? p.cooldown_at
+               : sk == "suspend_at" ? p.suspend_at
+               : sk == "report_at"  ? p.report_at
+                                    : p.rate_per_minute) = static_cast<int>(n);
+            } else {
+              return Unknown("guard.strikes.", sk,
+                             "window_s, cooldown_at, cooldown_s, suspend_at, report_at, rate_per_minute");
+            }
+            if (!s.ok()) return s;
+          }
         } else {
-          return Unknown("guard.", k, "data_dir, sexual_content");
+          return Unknown("guard.", k, "data_dir, sexual_content, strikes");
         }
         if (!s.ok()) return s;
       }

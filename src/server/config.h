@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "safeguard/common/status.h"
+#include "safeguard/guard/accounts.h"
 #include "safeguard/policy/policy.h"
 #include "safeguard/server/webhooks.h"
 
@@ -40,6 +41,8 @@ struct ServerConfig {
   /// a sexual request with nothing else wrong ("block" or "allow").
   std::string guard_data_dir;
   std::string guard_sexual_content = "block";
+  /// Per-account strikes and rate limits (guard.strikes).
+  guard::StrikePolicy guard_strikes;
   /// The file's content with secrets left as their references, canonical
   /// (keys sorted): what the audit log records as the configuration.
   std::string canonical_json = "{}";

@@ -645,8 +645,14 @@ Status ParseGuardRequest(const HttpRequest& req, bool with_image, GuardRequest* 
 // SHA-256, its length, the rules that fired and the byte spans (and for an
 // input, the photo's SHA-256, PDQ, face count and bank matches).
 Status Service::RecordGuard(const ApiKey& key, const std::string& action, const std::string& id,
-                            const std::string& account_id, const std::string& prompt,
-                            const guard::PromptVerdict& verdict, const Json& extra) {
+                            const std::string& account_id, const std::string& prompt, guard::PromptVerdict* v,
+                            const Json& extra) {
+  std::lock_guard<std::mutex> lock(db_mu_);
+  // The account's strikes and limits first: they can raise the decision.
+  guard::AccountStanding standing;
+  Status s = accounts_->Apply(account_id, v, &standing);
+  if (!s.ok()) return s;
+  const guard::PromptVerdict& verdict = *v;
   Json spans = Json::array();
   for (const guard::TermHit& t : verdict.terms) {
     if (!t.masked && spans.size() < 64) {
@@ -663,8 +669,8 @@ Status Service::RecordGuard(const ApiKey& key, const std::string& action, const 
                {"prompt_sha256", hash::ToHex(hash::Sha256(std::span<const uint8_t>(
                                      reinterpret_cast<const uint8_t*>(prompt.data()), prompt.size())))},
                {"prompt_bytes", prompt.size()}};
-  for (const auto& [k, v] : extra.items()) details[k] = v;
-  std::lock_guard<std::mutex> lock(db_mu_);
+  details["account_strikes"] = standing.strikes;
+  for (const auto& [k, x] : extra.items()) details[k] = x;
   return audit_->Append(
       audit::Event{.actor = "key:" + key.id, .action = action, .subject = id, .details_json = Dump(details)},
       nullptr);
@@ -678,9 +684,9 @@ Status Service::GuardPrompt(const HttpRequest& req, const ApiKey& key, HttpRespo
   GuardRequest r;
   Status s = ParseGuardRequest(req, /*with_image=*/false, &r);
   if (!s.ok()) return s;
-  const guard::PromptVerdict verdict = guard_->Screen(r.prompt);
+  guard::PromptVerdict verdict = guard_->Screen(r.prompt);
   const std::string id = NewDecisionId(NowMs());
-  s = RecordGuard(key, "guard.prompt", id, r.account_id, r.prompt, verdict, Json::object());
+  s = RecordGuard(key, "guard.prompt", id, r.account_id, r.prompt, &verdict, Json::object());
   if (!s.ok()) return s;  // fail closed: no record, no answer
   Json answer{{"id", id}, {"account_id", r.account_id}};
   const Json parsed = Json::parse(guard::VerdictToJson(verdict));  // kept alive for the loop
@@ -716,7 +722,7 @@ Status Service::GuardInput(const HttpRequest& req, const ApiKey& key, HttpRespon
              {"pdq", verdict.pdq},
              {"faces", verdict.faces.size()},
              {"input_matches", matches}};
-  s = RecordGuard(key, "guard.input", id, r.account_id, r.prompt, verdict.verdict, extra);
+  s = RecordGuard(key, "guard.input", id, r.account_id, r.prompt, &verdict.verdict, extra);
   if (!s.ok()) return s;
   Json answer{{"id", id}, {"account_id", r.account_id}};
   const Json parsed = Json::parse(guard::InputVerdictToJson(verdict));  // kept alive for the loop

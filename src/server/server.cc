@@ -138,6 +138,8 @@ Status Service::Init() {
   if (!s.ok()) return s;
   s = audit::AuditLog::Open(db_.get(), clock, &audit_);
   if (!s.ok()) return s;
+  s = guard::AccountLimits::Open(db_.get(), config_.guard_strikes, clock, &accounts_);
+  if (!s.ok()) return s;
   static const char* const kDecisionMigrations[] = {
       R"sql(
 CREATE TABLE decisions (

@@ -22,6 +22,7 @@
 #include "safeguard/audit/audit_log.h"
 #include "safeguard/bank/matcher.h"
 #include "safeguard/bank/store.h"
+#include "safeguard/guard/accounts.h"
 #include "safeguard/guard/face_detector.h"
 #include "safeguard/guard/input_guard.h"
 #include "safeguard/guard/prompt_guard.h"
@@ -69,12 +70,13 @@ class Service final : public Server {
                HttpResponse* res, size_t* route);
   Status GetDecision(const std::string& id, HttpResponse* res);
   // POST /v1/guard/prompt and /v1/guard/input (docs/guard.md), and their
-  // audit record (never the prompt or the photo).
+  // record: the account's strikes and limits (which may raise *verdict's
+  // decision) and the audit entry (never the prompt or the photo).
   Status GuardPrompt(const HttpRequest& req, const ApiKey& key, HttpResponse* res);
   Status GuardInput(const HttpRequest& req, const ApiKey& key, HttpResponse* res);
   Status RecordGuard(const ApiKey& key, const std::string& action, const std::string& id,
-                     const std::string& account_id, const std::string& prompt,
-                     const guard::PromptVerdict& verdict, const nlohmann::ordered_json& extra);
+                     const std::string& account_id, const std::string& prompt, guard::PromptVerdict* verdict,
+                     const nlohmann::ordered_json& extra);
   Status Readyz(HttpResponse* res);
   void MetricsText(HttpResponse* res);
 
@@ -94,6 +96,7 @@ class Service final : public Server {
   std::unique_ptr<bank::Store> store_;
   std::unique_ptr<guard::PromptGuard> guard_;
   std::unique_ptr<guard::FaceDetector> faces_;
+  std::unique_ptr<guard::AccountLimits> accounts_;  // on db_, under db_mu_
 
   // service.db: one connection for keys, decisions and audit, under db_mu_.
   std::unique_ptr<sqlite::Conn> db_;
