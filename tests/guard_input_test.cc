@@ -137,7 +137,9 @@ class InputGuardTest : public ::testing::Test {
     ASSERT_TRUE(store_->Import(name, std::vector<bank::NewSignal>{sig}, nullptr).ok());
   }
   InputVerdict Check(const std::string& photo_bytes, const std::string& prompt) {
-    if (!matcher_) EXPECT_TRUE(bank::Matcher::Open(store_.get(), bank::MatcherOptions(), &matcher_).ok());
+    if (!matcher_) {
+      EXPECT_TRUE(bank::Matcher::Open(store_.get(), bank::MatcherOptions(), &matcher_).ok());
+    }
     InputGuardParts parts{prompts_.get(), &Faces(), matcher_.get(), &hasher_};
     InputVerdict v;
     Status s = CheckInput(Span(photo_bytes), prompt, parts, &v);
