@@ -8,8 +8,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "cli_util.h"
+#include "safeguard/guard/watermark.h"
+#include "safeguard/media/decode.h"
+#include "safeguard/media/encode.h"
 #include "test_util.h"
 
 #include <unistd.h>
@@ -89,6 +93,54 @@ TEST(CliGuardTest, InputChecksTheBanksTheFacesAndThePrompt) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0]["decision"], "block_report");
   EXPECT_EQ(lines[0]["rules"][0]["rule"], "input_in_bank");
+  std::filesystem::remove_all(dir);
+}
+
+// `guard trace`: a portrait marked through the library, as a PNG and as a
+// JPEG at quality 75, reads back; the original and a wrong key do not.
+TEST(CliGuardTest, TraceReadsTheGenerationIdBack) {
+  const std::string dir =
+      std::filesystem::temp_directory_path() / ("sg-cli-trace-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string key_hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+  std::ofstream(dir + "/key.hex") << key_hex << "\n";
+  std::ofstream(dir + "/other.hex") << std::string(64, '7') << "\n";
+  std::ofstream(dir + "/bad.hex") << "not a key\n";
+  const std::string portrait = "/usr/lib/python3/dist-packages/skimage/data/astronaut.png";
+  std::ifstream in(portrait, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  media::Image image;
+  ASSERT_TRUE(media::DecodeImage(
+                  std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+                  media::DecodeOptions(), &image)
+                  .ok());
+  guard::WatermarkKey key;
+  ASSERT_TRUE(guard::ParseWatermarkKey(key_hex, &key).ok());
+  media::Image marked;
+  const uint64_t id = 0x8000000000000001ULL;  // beyond what a double holds exactly
+  ASSERT_TRUE(guard::EmbedWatermark(image, id, key, &marked).ok());
+  std::string png, jpeg;
+  ASSERT_TRUE(media::EncodePng(marked, &png).ok());
+  ASSERT_TRUE(media::EncodeJpeg(marked, 75, &jpeg).ok());
+  std::ofstream(dir + "/marked.png", std::ios::binary) << png;
+  std::ofstream(dir + "/marked.jpg", std::ios::binary) << jpeg;
+
+  for (const char* name : {"marked.png", "marked.jpg"}) {
+    CliResult r = RunCli("guard trace --key-file '" + dir + "/key.hex' '" + dir + "/" + name + "'");
+    ASSERT_EQ(r.exit_code, 0) << name << " " << r.err << r.out;
+    auto lines = JsonLines(r.out);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0]["found"], true);
+    EXPECT_EQ(lines[0]["generation_id"], std::to_string(id));
+  }
+  CliResult r = RunCli("guard trace --key-file '" + dir + "/key.hex' '" + portrait + "'");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(JsonLines(r.out)[0]["found"], false);
+  EXPECT_FALSE(JsonLines(r.out)[0].contains("generation_id"));
+  EXPECT_EQ(RunCli("guard trace --key-file '" + dir + "/other.hex' '" + dir + "/marked.png'").exit_code, 3);
+  r = RunCli("guard trace --key-file '" + dir + "/bad.hex' '" + dir + "/marked.png'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("bad.hex"), std::string::npos) << r.err;
   std::filesystem::remove_all(dir);
 }
 

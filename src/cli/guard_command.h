@@ -1,9 +1,10 @@
 // Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
 //
-// `safeguard guard prompt "…"` screens an image-generation prompt and
+// `safeguard guard prompt "…"` screens an image-generation prompt,
 // `safeguard guard input PHOTO --prompt "…"` an edit request (the photo
-// against the banks, its faces, the prompt); each prints one JSON object
-// (docs/guard.md, docs/cli.md).
+// against the banks, its faces, the prompt), and `safeguard guard trace
+// IMAGE --key-file F` reads the provenance watermark; each prints one JSON
+// object (docs/guard.md, docs/watermark.md, docs/cli.md).
 
 #ifndef SAFEGUARD_SRC_CLI_GUARD_COMMAND_H_
 #define SAFEGUARD_SRC_CLI_GUARD_COMMAND_H_
@@ -31,9 +32,12 @@ struct GuardCommandArgs {
   /// will set from the image; here by hand).
   bool photo_edit = false;
   bool face = false;
-  /// input: the photo to be edited, and where the banks are.
+  /// input: the photo to be edited, and where the banks are; trace: the
+  /// image to read a mark from.
   std::string photo;
   StoreArgs store;
+  /// trace: a file holding the service's watermark key (64 hex digits).
+  std::string key_file;
 };
 
 /// Adds the `guard` command with its subcommands to `app`.
