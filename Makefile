@@ -34,13 +34,15 @@ test-asan: deps
 
 # The tests that race readers against writers, and the server and webhook
 # tests (HTTP threads, the loader, the delivery thread), under
-# ThreadSanitizer (clang).
+# ThreadSanitizer (clang). tests/tsan-suppressions.txt says what is
+# suppressed and why.
 test-tsan: deps
 	CC=clang-14 CXX=clang++-14 cmake -S . -B $(TSAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DSAFEGUARD_TSAN=ON -DSAFEGUARD_BUILD_BENCH=OFF
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target safeguard_tests safeguard_server_tests safeguard_webhook_tests \
 	  safeguard_audit_tests
-	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(JOBS) \
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan-suppressions.txt" \
+	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(JOBS) \
 	  -R '^(LiveIndex|DigestIndex|RwMutex|MatcherVideoRace|ServerTest|Multipart|WebhookOutboxTest|AuditLogTest)'
 
 fuzz: deps
