@@ -47,17 +47,21 @@ Status CheckInput(std::span<const uint8_t> photo, std::string_view prompt, const
   if (!is_image) {
     AddRule(&scratch, "input_not_an_image", Decision::kBlock, {"photo_edit"});
   } else {
-    hash::FileHashes fh;
-    Status s = parts.hasher->HashBytes(photo, &fh);
+    // One decode serves both the PDQ and the face check (HashPixels samples
+    // to 512 by the same rule the hasher's own decode uses); the digests
+    // are the query's.
+    media::DecodeOptions options;
+    options.limits = parts.limits;
+    Status s = media::DecodeImage(photo, options, &image);
+    hash::PdqResult pdq_result;
+    if (s.ok()) s = parts.hasher->HashPixels(image, &pdq_result);
     if (s.ok()) {
       out->decoded = true;
       char hex[65];
-      fh.pdq.hash.ToHex(hex);
+      pdq_result.hash.ToHex(hex);
       out->pdq.assign(hex, 64);
-      out->pdq_quality = fh.pdq.quality;
-      if (fh.pdq.quality >= pdq::kMinMatchQuality) codes.push_back(index::FromPdq(fh.pdq.hash));
-      media::DecodeOptions options;
-      s = media::DecodeImage(photo, options, &image);
+      out->pdq_quality = pdq_result.quality;
+      if (pdq_result.quality >= pdq::kMinMatchQuality) codes.push_back(index::FromPdq(pdq_result.hash));
     }
     if (!s.ok()) {
       out->decoded = false;

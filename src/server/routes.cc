@@ -708,6 +708,7 @@ Status Service::GuardInput(const HttpRequest& req, const ApiKey& key, HttpRespon
   if (!s.ok()) return s;  // not ready: the caller retries, and meanwhile must not generate
   std::unique_ptr<hash::ImageHasher> hasher = TakeHasher();
   guard::InputGuardParts parts{guard_.get(), faces_.get(), matcher.get(), hasher.get()};
+  parts.limits.max_pixels = config_.max_pixels;  // as the hasher /v1/scan uses
   guard::InputVerdict verdict;
   s = guard::CheckInput(r.image, r.prompt, parts, &verdict);
   ReturnHasher(std::move(hasher));

@@ -29,6 +29,7 @@
 #include "safeguard/guard/face_detector.h"
 #include "safeguard/guard/prompt_guard.h"
 #include "safeguard/hash/image_hasher.h"
+#include "safeguard/media/decode.h"
 
 namespace safeguard::guard {
 
@@ -37,8 +38,10 @@ struct InputGuardParts {
   const PromptGuard* prompts = nullptr;
   const FaceDetector* faces = nullptr;
   const bank::Matcher* matcher = nullptr;
-  /// Builds the PDQ and digests; one per thread.
+  /// Builds the PDQ; one per thread.
   hash::ImageHasher* hasher = nullptr;
+  /// What the photo may be (the service's own limits, as for /v1/scan).
+  media::DecodeLimits limits;
 };
 
 /// The verdict on an edit request.
