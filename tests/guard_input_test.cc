@@ -140,7 +140,7 @@ class InputGuardTest : public ::testing::Test {
     if (!matcher_) {
       EXPECT_TRUE(bank::Matcher::Open(store_.get(), bank::MatcherOptions(), &matcher_).ok());
     }
-    InputGuardParts parts{prompts_.get(), &Faces(), matcher_.get(), &hasher_};
+    InputGuardParts parts{prompts_.get(), &Faces(), matcher_.get(), &hasher_, media::DecodeLimits()};
     InputVerdict v;
     Status s = CheckInput(Span(photo_bytes), prompt, parts, &v);
     EXPECT_TRUE(s.ok()) << s.ToString();

@@ -241,9 +241,9 @@ TEST(GuardRulesTest, DecisionsFollowTheRules) {
       {"feathers", {}, Decision::kAllow, ""},
       {"unwrap my neighbour", {}, Decision::kBlock, "person_undress"},
       {"feathers on this postcard", {}, Decision::kBlock, "edit_suggestive"},
-      {"add feathers", {true, false}, Decision::kBlock, "edit_suggestive"},
-      {"add feathers", {true, true}, Decision::kBlock, "face_suggestive"},
-      {"make it blue", {true, true}, Decision::kAllow, ""},
+      {"add feathers", {true, false, {}}, Decision::kBlock, "edit_suggestive"},
+      {"add feathers", {true, true, {}}, Decision::kBlock, "face_suggestive"},
+      {"make it blue", {true, true, {}}, Decision::kAllow, ""},
       // A word split in two, or with a starred-out vowel, is still found;
       // a split word is matched whole ("un wrapping" is not "unwrap").
       {"a robot pine apple", {}, Decision::kBlockReport, "minor_sexual"},
@@ -274,7 +274,7 @@ TEST(GuardRulesTest, OperatorPolicyDecidesSexualContentAlone) {
   // Everything else stays refused.
   EXPECT_EQ(adult->Screen("a robot pineapple").decision, Decision::kBlockReport);
   EXPECT_EQ(adult->Screen("my neighbour, unwrapped").decision, Decision::kBlock);
-  EXPECT_EQ(adult->Screen("pineapple", {true, true}).decision, Decision::kBlock);
+  EXPECT_EQ(adult->Screen("pineapple", {true, true, {}}).decision, Decision::kBlock);
 }
 
 TEST(GuardRulesTest, VerdictNamesSpansInThePromptAsTyped) {

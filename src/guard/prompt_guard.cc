@@ -276,6 +276,7 @@ struct PromptGuard::Impl {
     }
     if (ctx.photo_edit) present.insert("photo_edit");
     if (ctx.input_has_face) present.insert("face");
+    for (const std::string& c : ctx.output_categories) present.insert(c);
     for (const Rule& r : data.rules) {
       bool all = true;
       for (const std::string& c : r.categories) all = all && present.count(c) != 0;

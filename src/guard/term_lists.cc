@@ -359,7 +359,8 @@ Status LoadGuardData(const std::string& dir, const Normalizer& normalizer, Guard
     for (size_t k = 2; k < words.size(); ++k) {
       if (known.count(words[k]) == 0) {
         return Status::InvalidArgument(source + ": unknown category \"" + words[k] + "\" (no terms/" +
-                                       words[k] + ".txt, and not photo_edit or face)");
+                                       words[k] +
+                                       ".txt, and not a context category: photo_edit, face, output_*)");
       }
       r.categories.push_back(words[k]);
     }

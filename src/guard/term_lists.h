@@ -69,7 +69,8 @@ struct GuardData {
 };
 
 /// The categories a request's context can satisfy without a term.
-inline constexpr const char* kContextCategories[] = {"photo_edit", "face"};
+inline constexpr const char* kContextCategories[] = {"photo_edit",        "face",         "output_sexual",
+                                                     "output_suggestive", "output_minor", "output_csam"};
 
 /// Languages a list line may name.
 inline constexpr const char* kListLanguages[] = {"en", "fr", "de", "es", "it", "pt", "pl", "ru", "any"};

@@ -81,6 +81,11 @@ struct PromptContext {
   bool photo_edit = false;
   /// A face was detected in the uploaded photo.
   bool input_has_face = false;
+  /// What the checks of a generated image found, as rule categories
+  /// (CheckOutput sets them): "output_sexual", "output_suggestive",
+  /// "output_minor" (an operator's age classifier) and "output_csam" (an
+  /// operator's licensed classifier).
+  std::vector<std::string> output_categories;
 };
 
 /// The operator's choices for rules whose decision is "policy:NAME".
