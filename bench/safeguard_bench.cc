@@ -10,6 +10,7 @@
 
 #include "bank_bench.h"
 #include "guard_bench.h"
+#include "guard_output_bench.h"
 #include "hash_bench.h"
 #include "http_load.h"
 #include "index_bench.h"
@@ -29,6 +30,8 @@ int main(int argc, char** argv) {
     return safeguard::bench::RunVideoBench(argc - 2, argv + 2);
   if (argc >= 2 && std::strcmp(argv[1], "guard-prompt") == 0)
     return safeguard::bench::RunGuardPromptBench(argc - 2, argv + 2);
+  if (argc >= 2 && std::strcmp(argv[1], "guard-output") == 0)
+    return safeguard::bench::RunGuardOutputBench(argc - 2, argv + 2);
   if (argc >= 2 && std::strcmp(argv[1], "watermark") == 0)
     return safeguard::bench::RunWatermarkBench(argc - 2, argv + 2);
   std::fprintf(
@@ -40,6 +43,7 @@ int main(int argc, char** argv) {
       "       safeguard-bench http --url http://HOST:PORT/path [--method GET|POST] [--rate R] ...\n"
       "       safeguard-bench video [--videos DIR|FILE,...] [--synthetic SECONDS] [--work DIR] [--runs N]\n"
       "       safeguard-bench guard-prompt [--data DIR] [--rounds N]\n"
+      "       safeguard-bench guard-output [--corpus DIR] [--limit N]\n"
       "       safeguard-bench watermark [--corpus DIR] [--limit N]\n");
   return 2;
 }

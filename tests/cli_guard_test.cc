@@ -11,6 +11,7 @@
 #include <iterator>
 
 #include "cli_util.h"
+#include "safeguard/guard/image_classifier.h"
 #include "safeguard/guard/watermark.h"
 #include "safeguard/media/decode.h"
 #include "safeguard/media/encode.h"
@@ -141,6 +142,53 @@ TEST(CliGuardTest, TraceReadsTheGenerationIdBack) {
   r = RunCli("guard trace --key-file '" + dir + "/bad.hex' '" + dir + "/marked.png'");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("bad.hex"), std::string::npos) << r.err;
+  std::filesystem::remove_all(dir);
+}
+
+// `guard output`: the generated image is checked, written watermarked to
+// --out when allowed, and `guard trace` reads the id back. An operator's
+// stand-in classifier (the nsfwjs model, its Neutral score raising
+// output_sexual) refuses the same benign image.
+TEST(CliGuardTest, OutputChecksMarksAndTraces) {
+  const std::string dir =
+      std::filesystem::temp_directory_path() / ("sg-cli-output-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/key.hex") << std::string(64, 'c') << "\n";
+  const std::string portrait = "/usr/lib/python3/dist-packages/skimage/data/astronaut.png";
+  const std::string common = "guard output --data '" + dir + "' --key-file '" + dir + "/key.hex' ";
+  CliResult r = RunCli(common + "'" + portrait + "' --prompt 'an astronaut' --generation-id 42 --out '" +
+                       dir + "/marked.png'");
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["decision"], "allow");
+  EXPECT_EQ(lines[0]["generation_id"], "42");
+  EXPECT_EQ(lines[0]["marked"], true);
+  EXPECT_EQ(lines[0]["classifiers"][0]["name"], "nsfw");
+  r = RunCli("guard trace --key-file '" + dir + "/key.hex' '" + dir + "/marked.png'");
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(JsonLines(r.out)[0]["generation_id"], "42");
+
+  std::ofstream(dir + "/standin.json") << R"({"name": "standin", "model": ")" << guard::NsfwModelPath()
+                                       << R"(", "labels": ["Drawing", "Hentai", "Neutral", "Porn", "Sexy"],
+      "signals": [{"category": "output_sexual", "labels": ["Neutral"], "threshold": 0.0}]})";
+  r = RunCli(common + "'" + portrait + "' --classifier '" + dir + "/standin.json' --edit-of '" + portrait +
+             "' --out '" + dir + "/refused.png'");
+  EXPECT_EQ(r.exit_code, 3) << r.err << r.out;
+  lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["decision"], "block");
+  EXPECT_EQ(lines[0]["marked"], false);
+  EXPECT_EQ(lines[0]["photo_edit"], true);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/refused.png"));
+  // Usage errors and bad specs say what is wrong.
+  r = RunCli(common + "'" + portrait + "' --generation-id -3");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--generation-id"), std::string::npos) << r.err;
+  std::ofstream(dir + "/bad.json") << R"({"name": "x"})";
+  r = RunCli(common + "'" + portrait + "' --classifier '" + dir + "/bad.json'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("bad.json"), std::string::npos) << r.err;
   std::filesystem::remove_all(dir);
 }
 

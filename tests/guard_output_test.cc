@@ -160,9 +160,12 @@ TEST(NsfwModelTest, ConvertedScoresEqualTheOriginalNsfwjs) {
   std::printf("largest score difference from nsfwjs over %zu images: %.2e\n", images.size(), worst);
 }
 
-TEST(NsfwModelTest, BenignPhotosAreNotSexual) {
-  // Every shared photo from three benign collections: none scores sexual.
-  int checked = 0;
+// The published model misfires on a few benign photos (a yellow flower, wood
+// grain, an apple: 6 of the 348 shared photos, docs/BENCHMARKS.md). This
+// holds the rate on three whole collections below 3%, so a conversion or
+// preprocessing error that made benign photos look sexual would fail.
+TEST(NsfwModelTest, BenignPhotosRarelyScoreSexual) {
+  int checked = 0, sexual = 0;
   for (const char* folder : {"gcompris-qt-data", "python3-skimage", "mate-backgrounds"}) {
     for (const auto& e : fs::directory_iterator(Photo(folder))) {
       const std::string bytes = ReadBytes(e.path().string());
@@ -170,12 +173,13 @@ TEST(NsfwModelTest, BenignPhotosAreNotSexual) {
       if (!media::DecodeImage(Span(bytes), media::DecodeOptions(), &image).ok()) continue;
       ClassifierResult r;
       ASSERT_TRUE(Nsfw().Classify(image, &r).ok()) << e.path();
-      EXPECT_EQ(std::count(r.categories.begin(), r.categories.end(), "output_sexual"), 0) << e.path();
+      sexual += static_cast<int>(std::count(r.categories.begin(), r.categories.end(), "output_sexual"));
       ++checked;
-      if (checked >= 60) break;
     }
   }
-  EXPECT_GE(checked, 30);
+  EXPECT_GE(checked, 250);
+  EXPECT_LE(sexual * 100, 3 * checked) << sexual << " of " << checked;
+  std::printf("benign photos scored sexual: %d of %d\n", sexual, checked);
 }
 
 TEST(NsfwModelTest, ConcurrentClassificationsAgree) {

@@ -10,6 +10,7 @@
 #endif
 #include <httplib.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,8 +31,11 @@
 #include "common/sqlite.h"
 #include "gtest/gtest.h"
 #include "safeguard/audit/audit_log.h"
+#include "safeguard/guard/image_classifier.h"
+#include "safeguard/guard/watermark.h"
 #include "safeguard/hash/digest.h"
 #include "safeguard/hash/image_hasher.h"
+#include "safeguard/media/decode.h"
 #include "safeguard/server/api_keys.h"
 #include "safeguard/server/server.h"
 #include "safeguard/server/service_db.h"
@@ -514,6 +518,20 @@ std::string Base64(const std::string& in) {
   return out;
 }
 
+// The inverse, for answers that carry an image.
+bool DecodeBase64ForTest(const std::string& in, std::vector<uint8_t>* out) {
+  if (in.empty() || in.size() % 4 != 0) return false;
+  out->resize(in.size() / 4 * 3);
+  const int n = EVP_DecodeBlock(out->data(), reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  if (n < 0) return false;
+  size_t size = static_cast<size_t>(n);
+  if (in.back() == '=') --size;
+  if (in[in.size() - 2] == '=') --size;
+  out->resize(size);
+  return true;
+}
+
 // POST /v1/guard/input: a photo (base64) and the edit prompt. The portrait
 // is a public-domain NASA photograph from Debian's python3-skimage; the
 // bank holds a benign photo standing in for a list entry.
@@ -562,6 +580,168 @@ TEST_F(ServerTest, GuardInputChecksBanksFacesAndPrompt) {
   EXPECT_EQ(all.find("UNDRESS"), std::string::npos);
   EXPECT_EQ(all.find(Base64(portrait).substr(0, 40)), std::string::npos);
   EXPECT_NE(all.find("image_sha256"), std::string::npos);
+}
+
+TEST_F(ServerTest, GuardOutputMarksWhatItAllowsAndRecordsEveryDecision) {
+  // A stand-in classifier (the nsfwjs model with its Neutral score raising
+  // output_sexual) refuses the benign landscape; the portrait passes.
+  const std::string standin =
+      Json{{"name", "standin"},
+           {"model", guard::NsfwModelPath()},
+           {"labels", {"Drawing", "Hentai", "Neutral", "Porn", "Sexy"}},
+           {"signals", {{{"category", "output_sexual"}, {"labels", {"Neutral"}}, {"threshold", 0.97}}}}}
+          .dump();
+  StartServer("{\"guard\": {\"classifiers\": [" + standin + "]}}");
+  const std::string scan = CreateKey(dir_.path(), "scan");
+  const std::string portrait = ReadFile("/usr/lib/python3/dist-packages/skimage/data/astronaut.png");
+  const std::string landscape =
+      ReadFile(kShared + "/media/photos/gcompris-qt-data/categorization_arcDeTriomphe.webp");
+  Json ok = Call("POST", "/v1/guard/output", scan,
+                 Json{{"image_base64", Base64(portrait)},
+                      {"prompt", "an astronaut"},
+                      {"account_id", "u-9"},
+                      {"generation_id", "987654321"}}
+                     .dump(),
+                 200);
+  ASSERT_EQ(ok["decision"], "allow") << ok.dump();
+  EXPECT_EQ(ok["generation_id"], "987654321");
+  EXPECT_EQ(ok["image_format"], "png");
+  ASSERT_TRUE(ok["image_base64"].is_string());
+  // The image returned carries the mark under the key the server made.
+  std::ifstream key_in(dir_.path() + "/watermark.key");
+  std::string key_hex;
+  std::getline(key_in, key_hex);
+  guard::WatermarkKey key;
+  ASSERT_TRUE(guard::ParseWatermarkKey(key_hex, &key).ok()) << key_hex;
+  std::vector<uint8_t> marked_bytes;
+  ASSERT_TRUE(DecodeBase64ForTest(ok["image_base64"].get<std::string>(), &marked_bytes));
+  media::Image marked;
+  ASSERT_TRUE(media::DecodeImage(marked_bytes, media::DecodeOptions(), &marked).ok());
+  guard::WatermarkTrace trace;
+  ASSERT_TRUE(guard::TraceWatermark(marked, key, &trace).ok());
+  EXPECT_TRUE(trace.found);
+  EXPECT_EQ(trace.generation_id, 987654321u);
+
+  Json no = Call("POST", "/v1/guard/output", scan,
+                 Json{{"image_base64", Base64(landscape)}, {"account_id", "u-9"}}.dump(), 200);
+  EXPECT_EQ(no["decision"], "block") << no.dump();
+  EXPECT_EQ(no["rules"][0]["rule"], "output_sexual");
+  EXPECT_FALSE(no.contains("image_base64"));
+  EXPECT_EQ(no["marked"], false);
+  // An edit of the portrait that came out "sexual" (the stand-in): blocked
+  // whatever the prompt.
+  Json edit = Call("POST", "/v1/guard/output", scan,
+                   Json{{"image_base64", Base64(landscape)},
+                        {"input_image_base64", Base64(portrait)},
+                        {"prompt", "make the sky blue"},
+                        {"account_id", "u-9"}}
+                       .dump(),
+                   200);
+  EXPECT_EQ(edit["decision"], "block");
+  EXPECT_EQ(edit["photo_edit"], true);
+  EXPECT_GE(edit["input_faces"].size(), 1u);
+  // Malformed requests.
+  Call("POST", "/v1/guard/output", scan, Json{{"account_id", "u"}}.dump(), 400);
+  Call("POST", "/v1/guard/output", scan,
+       Json{{"image_base64", Base64(portrait)}, {"account_id", "u"}, {"generation_id", 5}}.dump(), 400);
+  Call("POST", "/v1/guard/output", scan,
+       Json{{"image_base64", Base64(portrait)}, {"account_id", "u"}, {"generation_id", "0"}}.dump(), 400);
+  Call("POST", "/v1/guard/output", scan,
+       Json{{"image_base64", Base64(portrait)}, {"account_id", "u"}, {"input_image_base64", "%%%"}}.dump(),
+       400);
+  Call("POST", "/v1/guard/output", scan,
+       Json{{"image_base64", Base64(portrait)}, {"account_id", "u"}, {"colour", "red"}}.dump(), 400);
+
+  server_->Shutdown(std::chrono::seconds(5));
+  std::unique_ptr<audit::AuditLog> log;
+  ASSERT_TRUE(audit::AuditLog::OpenFile(ServiceDbPath(dir_.path()), &log).ok());
+  std::string all;
+  int records = 0;
+  ASSERT_TRUE(log->Export(0, INT64_MAX,
+                          [&](const audit::Record& r) {
+                            if (r.event.action == "guard.output") ++records;
+                            all += audit::RecordToJson(r);
+                            return Status::Ok();
+                          })
+                  .ok());
+  EXPECT_EQ(records, 3);
+  EXPECT_NE(all.find("987654321"), std::string::npos);
+  EXPECT_NE(all.find("input_sha256"), std::string::npos);
+  EXPECT_EQ(all.find(Base64(portrait).substr(0, 40)), std::string::npos);
+  EXPECT_EQ(all.find("an astronaut"), std::string::npos);
+}
+
+// A moderator reads an account's standing and lifts its cool-down or
+// suspension (scope review); the reinstatement is audited with its reason.
+TEST_F(ServerTest, GuardAccountsAreReadAndReinstatedByAModerator) {
+  StartServer(R"({"guard": {"strikes": {"cooldown_at": 0, "suspend_at": 2}}})");
+  const std::string scan = CreateKey(dir_.path(), "scan");
+  const std::string review = CreateKey(dir_.path(), "review");
+  const std::string refused = Json{{"prompt", "N4KED"}, {"account_id", "u-5"}}.dump();
+  for (int i = 0; i < 2; ++i) Call("POST", "/v1/guard/prompt", scan, refused, 200);
+  Json st = Call("GET", "/v1/guard/accounts/u-5", review, "", 200);
+  EXPECT_EQ(st["account_id"], "u-5");
+  EXPECT_EQ(st["suspended"], true) << st.dump();
+  EXPECT_EQ(st["strikes"], 2);
+  Json fox = Call("POST", "/v1/guard/prompt", scan,
+                  Json{{"prompt", "a red fox"}, {"account_id", "u-5"}}.dump(), 200);
+  EXPECT_EQ(fox["decision"], "block_review");
+  EXPECT_EQ(fox["rules"][0]["rule"], "account_suspended");
+  // The scan key may not read or reinstate; a bad body is refused.
+  Call("GET", "/v1/guard/accounts/u-5", scan, "", 403);
+  Call("POST", "/v1/guard/accounts/u-5/reinstate", review, Json{{"why", "x"}}.dump(), 400);
+  Call("POST", "/v1/guard/accounts/u-5/unban", review, "", 404);
+  Json back = Call("POST", "/v1/guard/accounts/u-5/reinstate", review,
+                   Json{{"reason", "appeal upheld, case 17"}}.dump(), 200);
+  EXPECT_EQ(back["suspended"], false);
+  EXPECT_EQ(back["strikes"], 0);
+  EXPECT_TRUE(back["cooldown_until"].is_null());
+  fox = Call("POST", "/v1/guard/prompt", scan, Json{{"prompt", "a red fox"}, {"account_id", "u-5"}}.dump(),
+             200);
+  EXPECT_EQ(fox["decision"], "allow") << fox.dump();
+  // An account never seen stands clean.
+  Json fresh = Call("GET", "/v1/guard/accounts/nobody", review, "", 200);
+  EXPECT_EQ(fresh["strikes"], 0);
+  EXPECT_EQ(fresh["suspended"], false);
+
+  server_->Shutdown(std::chrono::seconds(5));
+  std::unique_ptr<audit::AuditLog> log;
+  ASSERT_TRUE(audit::AuditLog::OpenFile(ServiceDbPath(dir_.path()), &log).ok());
+  int reinstated = 0;
+  ASSERT_TRUE(log->Export(0, INT64_MAX,
+                          [&](const audit::Record& r) {
+                            if (r.event.action == "guard.reinstate") {
+                              ++reinstated;
+                              EXPECT_EQ(r.event.subject, "u-5");
+                              EXPECT_NE(r.event.details_json.find("appeal upheld"), std::string::npos);
+                            }
+                            return Status::Ok();
+                          })
+                  .ok());
+  EXPECT_EQ(reinstated, 1);
+}
+
+TEST_F(ServerTest, GuardConfigRefusesABadClassifierOrKey) {
+  ServerOptions o;
+  o.data_dir = dir_.path();
+  o.listen = "127.0.0.1:0";
+  o.config_path = dir_.path() + "/config.json";
+  std::unique_ptr<Server> server;
+  std::ofstream(o.config_path)
+      << R"({"guard": {"classifiers": [{"name": "age", "model": "/nonexistent/age.onnx",
+      "labels": ["minor", "adult"], "signals": [{"category": "output_minor", "labels": ["minor"], "threshold": 0.5}]}]}})";
+  Status s = Server::Start(o, &server);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("age.onnx"), std::string::npos) << s.message();
+  std::ofstream(o.config_path) << R"({"guard": {"classifiers": [{"name": "age"}]}})";
+  s = Server::Start(o, &server);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("guard.classifiers"), std::string::npos) << s.message();
+  std::ofstream(dir_.path() + "/bad.key") << "not a key\n";
+  std::ofstream(o.config_path) << R"({"guard": {"watermark_key_file": ")" + dir_.path() + R"(/bad.key"}})";
+  s = Server::Start(o, &server);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("bad.key"), std::string::npos) << s.message();
 }
 
 TEST_F(ServerTest, MultipartUploadsAndMalformedOnes) {

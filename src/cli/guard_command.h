@@ -11,6 +11,7 @@
 
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include "store_args.h"
 
@@ -36,8 +37,17 @@ struct GuardCommandArgs {
   /// image to read a mark from.
   std::string photo;
   StoreArgs store;
-  /// trace: a file holding the service's watermark key (64 hex digits).
+  /// trace, output: a file holding the service's watermark key (64 hex digits).
   std::string key_file;
+  /// output: the generated image (in `photo`), the edited photo if it was an
+  /// edit, where to write the watermarked image, the generation id (decimal;
+  /// empty picks one), the nsfwjs model (empty: the build's) and operator
+  /// classifier specs (JSON files).
+  std::string edit_of;
+  std::string out_path;
+  std::string generation_id;
+  std::string nsfw_model;
+  std::vector<std::string> classifiers;
 };
 
 /// Adds the `guard` command with its subcommands to `app`.

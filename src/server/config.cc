@@ -2,8 +2,11 @@
 
 #include "config.h"
 
+#include "safeguard/guard/image_classifier.h"
+
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -205,8 +208,26 @@ Status ParseServerConfig(const std::string& text, ServerConfig* config) {
             }
             if (!s.ok()) return s;
           }
+        } else if (k == "nsfw_model") {
+          s = GetString(f, "guard.nsfw_model", &c.guard_nsfw_model);
+        } else if (k == "watermark_key_file") {
+          s = GetString(f, "guard.watermark_key_file", &c.guard_watermark_key_file);
+        } else if (k == "check_timeout_ms") {
+          s = GetInt(f, "guard.check_timeout_ms", 1, 600000, &n);
+          c.guard_check_timeout_ms = static_cast<int>(n);
+        } else if (k == "classifiers") {
+          if (!f.is_array()) return Bad("guard.classifiers", "must be an array of classifier specs");
+          c.guard_classifiers.clear();
+          for (const Json& spec : f) {
+            guard::ClassifierSpec parsed;
+            s = guard::ParseClassifierSpec(spec.dump(), &parsed);
+            if (!s.ok()) return Bad("guard.classifiers", s.message());
+            c.guard_classifiers.push_back(spec.dump());
+          }
         } else {
-          return Unknown("guard.", k, "data_dir, sexual_content, strikes");
+          return Unknown("guard.", k,
+                         "data_dir, sexual_content, strikes, nsfw_model, classifiers, watermark_key_file, "
+                         "check_timeout_ms");
         }
         if (!s.ok()) return s;
       }
@@ -215,6 +236,16 @@ Status ParseServerConfig(const std::string& text, ServerConfig* config) {
     }
     if (!s.ok()) return s;
   }
+  // The audit log takes integers only (so every verifier reads the same
+  // bytes): a fraction (a classifier's threshold) is recorded as its text.
+  std::function<void(Json&)> fractions_as_text = [&](Json& v) {
+    if (v.is_number_float()) {
+      v = v.dump();
+    } else if (v.is_object() || v.is_array()) {
+      for (auto& x : v) fractions_as_text(x);
+    }
+  };
+  fractions_as_text(j);
   c.canonical_json = j.dump();  // nlohmann::json keeps keys sorted; secrets are only referenced
   *config = std::move(c);
   return Status::Ok();

@@ -43,6 +43,15 @@ struct ServerConfig {
   std::string guard_sexual_content = "block";
   /// Per-account strikes and rate limits (guard.strikes).
   guard::StrikePolicy guard_strikes;
+  /// The output guard (POST /v1/guard/output): the converted nsfwjs model
+  /// (empty: the build's, guard::NsfwModelPath()), the operator's
+  /// classifiers (each a JSON spec, guard::ParseClassifierSpec), the
+  /// watermark key file (empty: DATA_DIR/watermark.key, made on first
+  /// start) and the time limit of the image checks.
+  std::string guard_nsfw_model;
+  std::vector<std::string> guard_classifiers;
+  std::string guard_watermark_key_file;
+  int guard_check_timeout_ms = 5000;
   /// The file's content with secrets left as their references, canonical
   /// (keys sorted): what the audit log records as the configuration.
   std::string canonical_json = "{}";

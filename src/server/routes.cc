@@ -8,8 +8,10 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -45,6 +47,15 @@ bool DecodeBase64(std::string_view value, std::vector<uint8_t>* out) {
   if (value.size() >= 2 && value[value.size() - 2] == '=') --size;
   out->resize(size);
   return true;
+}
+
+// Base64 of `bytes`, without line breaks.
+std::string EncodeBase64(std::string_view bytes) {
+  std::string b64(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  b64.resize(static_cast<size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
+                                                 reinterpret_cast<const unsigned char*>(bytes.data()),
+                                                 static_cast<int>(bytes.size()))));
+  return b64;
 }
 
 Status VideoSignalContent(bank::SignalType type, const std::string& value, std::vector<uint8_t>* content) {
@@ -273,6 +284,21 @@ void Service::Route(const HttpRequest& req, HttpResponse* res, size_t* route) {
     *route = Metrics::RouteIndex("guard");
     s = RequireMethod(req, {"POST"});
     if (s.ok() && with_scope(kScopeScan)) s = GuardPrompt(req, key, res);
+  } else if (parts.size() == 3 && parts[1] == "guard" && parts[2] == "output") {
+    *route = Metrics::RouteIndex("guard");
+    s = RequireMethod(req, {"POST"});
+    if (s.ok() && with_scope(kScopeScan)) s = GuardOutput(req, key, res);
+  } else if ((parts.size() == 4 || parts.size() == 5) && parts[1] == "guard" && parts[2] == "accounts") {
+    *route = Metrics::RouteIndex("guard");
+    if (parts.size() == 4) {
+      s = RequireMethod(req, {"GET"});
+      if (s.ok() && with_scope(kScopeReview)) s = GuardAccount(parts[3], res);
+    } else if (parts[4] == "reinstate") {
+      s = RequireMethod(req, {"POST"});
+      if (s.ok() && with_scope(kScopeReview)) s = GuardReinstate(req, key, parts[3], res);
+    } else {
+      s = Status::NotFound("no such endpoint: " + req.path + " (see /v1/openapi.json)");
+    }
   } else if (parts.size() == 3 && parts[1] == "guard" && parts[2] == "input") {
     *route = Metrics::RouteIndex("guard");
     s = RequireMethod(req, {"POST"});
@@ -391,12 +417,7 @@ Status Service::HashVideoOnly(const HttpRequest& req, std::string_view bytes, Ht
   j["duration"] = std::round(h.info.duration_seconds * 1000) / 1000;
   j["vpdq"] = video::VpdqToText(h.vpdq);
   if (h.tmk) {
-    const std::string tmk = h.tmk->Serialize();
-    std::string b64(4 * ((tmk.size() + 2) / 3) + 1, '\0');
-    b64.resize(static_cast<size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
-                                                   reinterpret_cast<const unsigned char*>(tmk.data()),
-                                                   static_cast<int>(tmk.size()))));
-    j["tmk"] = std::move(b64);
+    j["tmk"] = EncodeBase64(h.tmk->Serialize());
   }
   JsonResponse(res, 200, j);
   return Status::Ok();
@@ -592,23 +613,34 @@ namespace {
 struct GuardRequest {
   std::string prompt;
   std::string account_id;
-  std::vector<uint8_t> image;  // input: the photo, decoded from base64
+  std::vector<uint8_t> image;        // input: the photo; output: the generated image
+  std::vector<uint8_t> input_image;  // output: the photo that was edited, if any
+  uint64_t generation_id = 0;        // output: 0 picks one
 };
 
-Status ParseGuardRequest(const HttpRequest& req, bool with_image, GuardRequest* out) {
+enum class GuardRoute { kPrompt, kInput, kOutput };
+
+Status ParseGuardRequest(const HttpRequest& req, GuardRoute route, GuardRequest* out) {
   nlohmann::json body;
   Status s = ParseBody(req, &body);
   if (!s.ok()) return s;
   constexpr size_t kMaxPromptBytes = 64 * 1024;
   constexpr size_t kMaxAccountBytes = 256;
+  const bool with_image = route != GuardRoute::kPrompt;
+  const bool output = route == GuardRoute::kOutput;
   for (const auto& [k, v] : body.items()) {
-    if (k != "prompt" && k != "account_id" && !(with_image && k == "image_base64")) {
+    if (k != "prompt" && k != "account_id" && !(with_image && k == "image_base64") &&
+        !(output && (k == "input_image_base64" || k == "generation_id"))) {
       return Status::InvalidArgument("unknown field \"" + k + "\" (known: prompt, account_id" +
-                                     (with_image ? ", image_base64)" : ")"));
+                                     (output       ? ", image_base64, input_image_base64, generation_id)"
+                                      : with_image ? ", image_base64)"
+                                                   : ")"));
     }
   }
   auto prompt = body.find("prompt");
-  if (prompt == body.end() || !prompt->is_string()) {
+  if (output && prompt == body.end()) {
+    out->prompt.clear();  // an output may come without its prompt
+  } else if (prompt == body.end() || !prompt->is_string()) {
     return Status::InvalidArgument("\"prompt\" (a string) is required");
   }
   auto account = body.find("account_id");
@@ -616,7 +648,10 @@ Status ParseGuardRequest(const HttpRequest& req, bool with_image, GuardRequest* 
     return Status::InvalidArgument(
         "\"account_id\" (a non-empty string naming the user who asked) is required");
   }
-  out->prompt = prompt->get<std::string>();
+  if (prompt != body.end()) {
+    if (!prompt->is_string()) return Status::InvalidArgument("\"prompt\" must be a string");
+    out->prompt = prompt->get<std::string>();
+  }
   out->account_id = account->get<std::string>();
   if (out->prompt.size() > kMaxPromptBytes) {
     return Status::TooLarge("the prompt is " + std::to_string(out->prompt.size()) + " bytes; the limit is " +
@@ -634,6 +669,32 @@ Status ParseGuardRequest(const HttpRequest& req, bool with_image, GuardRequest* 
     if (!DecodeBase64(image->get_ref<const std::string&>(), &out->image)) {
       return Status::InvalidArgument(
           "\"image_base64\" is not base64 (no whitespace, padded to a multiple of 4)");
+    }
+  }
+  if (output) {
+    auto input = body.find("input_image_base64");
+    if (input != body.end()) {
+      if (!input->is_string() || !DecodeBase64(input->get_ref<const std::string&>(), &out->input_image) ||
+          out->input_image.empty()) {
+        return Status::InvalidArgument(
+            "\"input_image_base64\" (the photo that was edited) is not base64 (no whitespace, padded to a "
+            "multiple of 4)");
+      }
+    }
+    auto gid = body.find("generation_id");
+    if (gid != body.end()) {
+      const std::string text = gid->is_string() ? gid->get<std::string>() : std::string();
+      char* end = nullptr;
+      errno = 0;
+      const unsigned long long v =
+          text.empty() || text[0] < '0' || text[0] > '9' ? 0 : std::strtoull(text.c_str(), &end, 10);
+      if (v == 0 || errno != 0 || end == nullptr || *end != '\0') {
+        return Status::InvalidArgument(
+            "\"generation_id\" must be a decimal string from 1 to 18446744073709551615 (a string: 64-bit ids "
+            "do "
+            "not survive JSON numbers)");
+      }
+      out->generation_id = v;
     }
   }
   return Status::Ok();
@@ -682,7 +743,7 @@ Status Service::GuardPrompt(const HttpRequest& req, const ApiKey& key, HttpRespo
         "the generation guard has no term lists (set guard.data_dir or SAFEGUARD_GUARD_DATA)");
   }
   GuardRequest r;
-  Status s = ParseGuardRequest(req, /*with_image=*/false, &r);
+  Status s = ParseGuardRequest(req, GuardRoute::kPrompt, &r);
   if (!s.ok()) return s;
   guard::PromptVerdict verdict = guard_->Screen(r.prompt);
   const std::string id = NewDecisionId(NowMs());
@@ -701,13 +762,14 @@ Status Service::GuardInput(const HttpRequest& req, const ApiKey& key, HttpRespon
         "the generation guard is not available (term lists or face detection cascades missing)");
   }
   GuardRequest r;
-  Status s = ParseGuardRequest(req, /*with_image=*/true, &r);
+  Status s = ParseGuardRequest(req, GuardRoute::kInput, &r);
   if (!s.ok()) return s;
   std::shared_ptr<bank::Matcher> matcher;
   s = Matcher(&matcher);
   if (!s.ok()) return s;  // not ready: the caller retries, and meanwhile must not generate
   std::unique_ptr<hash::ImageHasher> hasher = TakeHasher();
-  guard::InputGuardParts parts{guard_.get(), faces_.get(), matcher.get(), hasher.get()};
+  guard::InputGuardParts parts{guard_.get(), faces_.get(), matcher.get(), hasher.get(),
+                               media::DecodeLimits()};
   parts.limits.max_pixels = config_.max_pixels;  // as the hasher /v1/scan uses
   guard::InputVerdict verdict;
   s = guard::CheckInput(r.image, r.prompt, parts, &verdict);
@@ -729,6 +791,128 @@ Status Service::GuardInput(const HttpRequest& req, const ApiKey& key, HttpRespon
   const Json parsed = Json::parse(guard::InputVerdictToJson(verdict));  // kept alive for the loop
   for (const auto& [k, v] : parsed.items()) answer[k] = v;
   JsonResponse(res, 200, answer);
+  return Status::Ok();
+}
+
+Status Service::GuardOutput(const HttpRequest& req, const ApiKey& key, HttpResponse* res) {
+  if (!guard_ || !faces_ || !nsfw_ready_ || !wm_key_) {
+    return Status::Unavailable(
+        "the output guard is not available (term lists, face detection cascades or the NSFW model missing)");
+  }
+  GuardRequest r;
+  Status s = ParseGuardRequest(req, GuardRoute::kOutput, &r);
+  if (!s.ok()) return s;
+  std::shared_ptr<bank::Matcher> matcher;
+  s = Matcher(&matcher);
+  if (!s.ok()) return s;  // not ready: the caller retries, and meanwhile must not publish
+  std::unique_ptr<hash::ImageHasher> hasher = TakeHasher();
+  guard::OutputGuardParts parts;
+  parts.prompts = guard_.get();
+  parts.faces = faces_.get();
+  parts.matcher = matcher.get();
+  parts.hasher = hasher.get();
+  parts.key = wm_key_.get();
+  for (const auto& c : classifiers_) parts.classifiers.push_back(c.get());
+  parts.limits.max_pixels = config_.max_pixels;
+  parts.check_timeout = std::chrono::milliseconds(config_.guard_check_timeout_ms);
+  guard::OutputRequest request;
+  request.image = r.image;
+  request.prompt = r.prompt;
+  request.input_photo = r.input_image;
+  request.generation_id = r.generation_id;
+  guard::OutputVerdict verdict;
+  s = guard::CheckOutput(request, parts, &verdict);
+  ReturnHasher(std::move(hasher));
+  if (!s.ok()) return s;
+  const std::string id = NewDecisionId(NowMs());
+  Json matches = Json::array();
+  for (const bank::Hit& h : verdict.matches) {
+    matches.push_back(Json{{"bank", h.bank_name}, {"signal_id", h.signal_id}, {"distance", h.distance}});
+  }
+  Json classified = Json::object();
+  for (const guard::ClassifierResult& c : verdict.classifications) classified[c.name] = c.categories;
+  Json extra{{"generation_id", std::to_string(verdict.generation_id)},
+             {"image_sha256", hash::ToHex(hash::Sha256(r.image))},
+             {"image_bytes", r.image.size()},
+             {"pdq", verdict.pdq},
+             {"output_matches", matches},
+             {"classifiers", classified}};
+  if (!r.input_image.empty()) {
+    extra["input_sha256"] = hash::ToHex(hash::Sha256(r.input_image));
+    extra["input_faces"] = verdict.input_faces.size();
+  }
+  // The verdict as recorded: strikes may still turn an allow into a block,
+  // and then the marked image is withheld.
+  s = RecordGuard(key, "guard.output", id, r.account_id, r.prompt, &verdict.verdict, extra);
+  if (!s.ok()) return s;
+  if (verdict.verdict.decision != guard::Decision::kAllow) verdict.marked.clear();
+  Json answer{{"id", id}, {"account_id", r.account_id}};
+  const Json parsed = Json::parse(guard::OutputVerdictToJson(verdict));  // kept alive for the loop
+  for (const auto& [k, v] : parsed.items()) answer[k] = v;
+  if (!verdict.marked.empty()) {
+    answer["image_base64"] = EncodeBase64(verdict.marked);
+    answer["image_format"] = verdict.marked_format;
+  }
+  JsonResponse(res, 200, answer);
+  return Status::Ok();
+}
+
+namespace {
+
+Json StandingJson(const std::string& account, const guard::AccountStanding& st) {
+  Json j{{"account_id", account},
+         {"strikes", st.strikes},
+         {"suspended", st.suspended},
+         {"report_candidate", st.report_candidate},
+         {"requests_last_minute", st.requests_last_minute}};
+  j["cooldown_until"] =
+      st.cooldown_until_ms > 0 ? Json(audit::FormatTimeMs(st.cooldown_until_ms)) : Json(nullptr);
+  return j;
+}
+
+}  // namespace
+
+Status Service::GuardAccount(const std::string& account, HttpResponse* res) {
+  guard::AccountStanding st;
+  std::lock_guard<std::mutex> lock(db_mu_);
+  Status s = accounts_->Standing(account, &st);
+  if (!s.ok()) return s;
+  JsonResponse(res, 200, StandingJson(account, st));
+  return Status::Ok();
+}
+
+// A moderator's decision: recorded with the key that made it and the reason
+// given, before the account is told it may ask again.
+Status Service::GuardReinstate(const HttpRequest& req, const ApiKey& key, const std::string& account,
+                               HttpResponse* res) {
+  std::string reason;
+  if (!req.body.empty()) {
+    nlohmann::json body;
+    Status s = ParseBody(req, &body);
+    if (!s.ok()) return s;
+    for (const auto& [k, v] : body.items()) {
+      if (k != "reason") return Status::InvalidArgument("unknown field \"" + k + "\" (known: reason)");
+      if (!v.is_string() || v.get_ref<const std::string&>().size() > 1000) {
+        return Status::InvalidArgument("\"reason\" must be a string of at most 1000 bytes");
+      }
+      reason = v.get<std::string>();
+    }
+  }
+  std::lock_guard<std::mutex> lock(db_mu_);
+  guard::AccountStanding before, after;
+  Status s = accounts_->Standing(account, &before);
+  if (!s.ok()) return s;
+  Json details{{"account_id", account}, {"reason", reason}, {"before", StandingJson(account, before)}};
+  s = audit_->Append(audit::Event{.actor = "key:" + key.id,
+                                  .action = "guard.reinstate",
+                                  .subject = account,
+                                  .details_json = Dump(details)},
+                     nullptr);
+  if (!s.ok()) return s;
+  s = accounts_->Reinstate(account);
+  if (s.ok()) s = accounts_->Standing(account, &after);
+  if (!s.ok()) return s;
+  JsonResponse(res, 200, StandingJson(account, after));
   return Status::Ok();
 }
 

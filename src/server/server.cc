@@ -3,7 +3,15 @@
 // The service's life: configuration, stores, listener, the background
 // thread that loads the index and then follows the store, and shutdown.
 
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -39,6 +47,31 @@ Status SplitListen(const std::string& listen, std::string* host, uint16_t* port)
     return Status::InvalidArgument("listen address " + listen + ": the port must be 0 to 65535");
   }
   *port = static_cast<uint16_t>(v);
+  return Status::Ok();
+}
+
+// Reads the watermark key from `path`, or, when `create` and the file does
+// not exist, makes a new random key there (mode 0600) first.
+Status ReadOrCreateWatermarkKey(const std::string& path, bool create, guard::WatermarkKey* key) {
+  std::error_code ec;
+  if (create && !std::filesystem::exists(path, ec)) {
+    unsigned char bytes[32];
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1) return Status::Internal("watermark key: no randomness");
+    const std::string hex = hash::ToHex(std::span<const uint8_t>(bytes, sizeof(bytes))) + "\n";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) return Status::IoError("watermark key: cannot create " + path + ": " + std::strerror(errno));
+    const bool written = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size());
+    const bool synced = ::fsync(fd) == 0;
+    ::close(fd);
+    if (!written || !synced) return Status::IoError("watermark key: cannot write " + path);
+  }
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("watermark key: cannot read " + path);
+  std::string text;
+  std::getline(in, text);
+  while (!text.empty() && (text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  Status s = guard::ParseWatermarkKey(text, key);
+  if (!s.ok()) return Status::InvalidArgument("watermark key " + path + ": " + s.message());
   return Status::Ok();
 }
 
@@ -139,6 +172,8 @@ Status Service::Init() {
   s = audit::AuditLog::Open(db_.get(), clock, &audit_);
   if (!s.ok()) return s;
   s = guard::AccountLimits::Open(db_.get(), config_.guard_strikes, clock, &accounts_);
+  if (!s.ok()) return s;
+  s = LoadOutputGuard();
   if (!s.ok()) return s;
   static const char* const kDecisionMigrations[] = {
       R"sql(
@@ -325,5 +360,38 @@ void Service::Shutdown(std::chrono::milliseconds grace) {
 }
 
 Service::~Service() { Shutdown(std::chrono::milliseconds(2000)); }
+
+// The output guard's classifiers and watermark key. The key must load (it
+// marks every allowed image); a missing nsfwjs model leaves
+// POST /v1/guard/output answering 503 (fail closed) unless the
+// configuration names one, which must then load, as must every operator
+// classifier.
+Status Service::LoadOutputGuard() {
+  const std::string key_path = config_.guard_watermark_key_file.empty() ? options_.data_dir + "/watermark.key"
+                                                                        : config_.guard_watermark_key_file;
+  wm_key_ = std::make_unique<guard::WatermarkKey>();
+  Status s = ReadOrCreateWatermarkKey(key_path, config_.guard_watermark_key_file.empty(), wm_key_.get());
+  if (!s.ok()) return s;
+  for (const std::string& text : config_.guard_classifiers) {
+    guard::ClassifierSpec spec;
+    s = guard::ParseClassifierSpec(text, &spec);
+    std::unique_ptr<guard::ImageClassifier> c;
+    if (s.ok()) s = guard::ImageClassifier::Load(spec, &c);
+    if (!s.ok()) return Status::InvalidArgument("guard.classifiers: " + s.message());
+    classifiers_.push_back(std::move(c));
+  }
+  std::unique_ptr<guard::ImageClassifier> nsfw;
+  s = guard::ImageClassifier::Load(
+      guard::NsfwSpec(config_.guard_nsfw_model.empty() ? guard::NsfwModelPath() : config_.guard_nsfw_model),
+      &nsfw);
+  if (!s.ok()) {
+    if (!config_.guard_nsfw_model.empty()) return Status::InvalidArgument("guard.nsfw_model: " + s.message());
+    Log("guard.nsfw_unavailable", nlohmann::ordered_json{{"reason", s.message()}});
+    return Status::Ok();
+  }
+  classifiers_.insert(classifiers_.begin(), std::move(nsfw));
+  nsfw_ready_ = true;
+  return Status::Ok();
+}
 
 }  // namespace safeguard::server

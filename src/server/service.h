@@ -24,8 +24,11 @@
 #include "safeguard/bank/store.h"
 #include "safeguard/guard/accounts.h"
 #include "safeguard/guard/face_detector.h"
+#include "safeguard/guard/image_classifier.h"
 #include "safeguard/guard/input_guard.h"
+#include "safeguard/guard/output_guard.h"
 #include "safeguard/guard/prompt_guard.h"
+#include "safeguard/guard/watermark.h"
 #include "safeguard/hash/image_hasher.h"
 #include "safeguard/server/api_keys.h"
 #include "safeguard/server/server.h"
@@ -74,6 +77,13 @@ class Service final : public Server {
   // decision) and the audit entry (never the prompt or the photo).
   Status GuardPrompt(const HttpRequest& req, const ApiKey& key, HttpResponse* res);
   Status GuardInput(const HttpRequest& req, const ApiKey& key, HttpResponse* res);
+  Status GuardOutput(const HttpRequest& req, const ApiKey& key, HttpResponse* res);
+  // GET /v1/guard/accounts/{id} and POST .../reinstate (scope review).
+  Status GuardAccount(const std::string& account, HttpResponse* res);
+  Status GuardReinstate(const HttpRequest& req, const ApiKey& key, const std::string& account,
+                        HttpResponse* res);
+  // Loads the output guard's classifiers and watermark key (server.cc).
+  Status LoadOutputGuard();
   Status RecordGuard(const ApiKey& key, const std::string& action, const std::string& id,
                      const std::string& account_id, const std::string& prompt, guard::PromptVerdict* verdict,
                      const nlohmann::ordered_json& extra);
@@ -97,6 +107,11 @@ class Service final : public Server {
   std::unique_ptr<guard::PromptGuard> guard_;
   std::unique_ptr<guard::FaceDetector> faces_;
   std::unique_ptr<guard::AccountLimits> accounts_;  // on db_, under db_mu_
+  // The output guard: the NSFW classifier first (empty when its model is
+  // missing: the route answers 503), then the operator's; the watermark key.
+  std::vector<std::unique_ptr<guard::ImageClassifier>> classifiers_;
+  std::unique_ptr<guard::WatermarkKey> wm_key_;
+  bool nsfw_ready_ = false;
 
   // service.db: one connection for keys, decisions and audit, under db_mu_.
   std::unique_ptr<sqlite::Conn> db_;
