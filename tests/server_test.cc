@@ -211,9 +211,11 @@ TEST_F(ServerTest, HealthReadinessMetricsAndOpenApiNeedNoKey) {
   EXPECT_NE(m->body.find("safeguard_webhook_backlog"), std::string::npos);
   Json api = Call("GET", "/v1/openapi.json", "", "", 200);
   EXPECT_EQ(api["openapi"], "3.0.3");
-  for (const char* path : {"/v1/scan", "/v1/hash", "/v1/lookup", "/v1/banks", "/v1/banks/{name}",
-                           "/v1/banks/{name}/signals", "/v1/banks/{name}/import", "/v1/banks/{name}/withdraw",
-                           "/v1/decisions/{id}", "/healthz", "/readyz", "/metrics"}) {
+  for (const char* path :
+       {"/v1/scan", "/v1/hash", "/v1/lookup", "/v1/banks", "/v1/banks/{name}", "/v1/banks/{name}/signals",
+        "/v1/banks/{name}/import", "/v1/banks/{name}/withdraw", "/v1/decisions/{id}", "/healthz", "/readyz",
+        "/metrics", "/v1/guard/output", "/v1/guard/accounts/{id}", "/v1/cases", "/v1/cases/{id}",
+        "/v1/cases/{id}/actions", "/v1/reports/ncii"}) {
     EXPECT_TRUE(api["paths"].contains(path)) << path;
   }
   Call("GET", "/v1/nothing", "", "", 404);
@@ -719,6 +721,105 @@ TEST_F(ServerTest, GuardAccountsAreReadAndReinstatedByAModerator) {
                           })
                   .ok());
   EXPECT_EQ(reinstated, 1);
+}
+
+// Cases: a scan held for review, a guard report candidate and a report of
+// an intimate image each open one; moderators see the queue, act, and every
+// step is in the case's history and the audit log.
+TEST_F(ServerTest, CasesOpenFromScansGuardAndReportsAndModeratorsWorkThem) {
+  // The stand-in "CSAM classifier" fires on any image: a benign portrait
+  // becomes a report candidate without any abusive content.
+  const std::string standin =
+      Json{{"name", "standin"},
+           {"model", guard::NsfwModelPath()},
+           {"labels", {"Drawing", "Hentai", "Neutral", "Porn", "Sexy"}},
+           {"signals", {{{"category", "output_csam"}, {"labels", {"Neutral"}}, {"threshold", 0}}}}}
+          .dump();
+  StartServer("{\"guard\": {\"classifiers\": [" + standin + "]}}");
+  const std::string admin = CreateKey(dir_.path(), "admin");
+  const std::string scan = CreateKey(dir_.path(), "scan");
+  const std::string review = CreateKey(dir_.path(), "review");
+  MakeBank(admin, "other-list", "other", kFlower);
+
+  Json held = Call("POST", "/v1/scan", scan, ReadFile(kFlower), 200, "image/jpeg");
+  ASSERT_EQ(held["action"], "review") << held.dump();
+  ASSERT_TRUE(held["case_id"].is_number()) << held.dump();
+  const std::string portrait = ReadFile("/usr/lib/python3/dist-packages/skimage/data/astronaut.png");
+  Json reported = Call("POST", "/v1/guard/output", scan,
+                       Json{{"image_base64", Base64(portrait)}, {"account_id", "u-3"}}.dump(), 200);
+  ASSERT_EQ(reported["decision"], "block_report") << reported.dump();
+  ASSERT_TRUE(reported["case_id"].is_number()) << reported.dump();
+
+  // A report of an intimate image: the declarations, a contact and the content.
+  Json report{{"declarations", {{"intimate_image", true}, {"depicts_reporter_or_authorised", true}}},
+              {"reporter", {{"email", "person@example.org"}, {"relationship", "self"}}},
+              {"content", {{"content_id", "post-77"}, {"pdq", std::string(64, 'a')}}},
+              {"reach", 1200}};
+  Json opened = Call("POST", "/v1/reports/ncii", scan, report.dump(), 201);
+  EXPECT_EQ(opened["source"], "ncii_report");
+  EXPECT_EQ(opened["category"], "ncii");
+  EXPECT_EQ(opened["state"], "open");
+  int64_t created = 0, deadline = 0;
+  ASSERT_TRUE(audit::ParseTimeMs(opened["created"].get<std::string>(), &created).ok());
+  ASSERT_TRUE(audit::ParseTimeMs(opened["deadline"].get<std::string>(), &deadline).ok());
+  EXPECT_EQ(deadline - created, int64_t{48} * 3600 * 1000);
+  // Reports the law would not accept are refused, saying why.
+  for (const auto& [field, value] : std::vector<std::pair<std::string, Json>>{
+           {"declarations", Json{{"intimate_image", true}, {"depicts_reporter_or_authorised", false}}},
+           {"reporter", Json{{"email", "nobody"}, {"relationship", "self"}}},
+           {"reporter", Json{{"email", "a@b.org"}, {"relationship", "neighbour"}}},
+           {"content", Json::object()},
+           {"content", Json{{"pdq", "12"}}},
+           {"reach", -1}}) {
+    Json bad = report;
+    bad[field] = value;
+    Json e = Call("POST", "/v1/reports/ncii", scan, bad.dump(), 400);
+    EXPECT_NE(e["error"]["message"].get<std::string>().find(field), std::string::npos) << e.dump();
+  }
+
+  // The queue: only for reviewers; severe cases first, the "other" match last.
+  Call("GET", "/v1/cases", scan, "", 403);
+  Json queue = Call("GET", "/v1/cases", review, "", 200);
+  ASSERT_EQ(queue["cases"].size(), 3u) << queue.dump();
+  EXPECT_EQ(queue["cases"][2]["id"], held["case_id"]);
+  EXPECT_EQ(queue["cases"][2]["source"], "scan_review");
+  EXPECT_EQ(queue["cases"][2]["category"], "other");
+  EXPECT_EQ(Call("GET", "/v1/cases?source=guard", review, "", 200)["cases"][0]["id"], reported["case_id"]);
+
+  // Work the report: ask for more, then confirm.
+  const std::string path = "/v1/cases/" + std::to_string(opened["id"].get<int64_t>());
+  Call("POST", path + "/actions", review, Json{{"action", "request_info"}, {"note", "which post?"}}.dump(),
+       200);
+  Json done =
+      Call("POST", path + "/actions", review, Json{{"action", "confirm"}, {"note", "shown"}}.dump(), 200);
+  EXPECT_EQ(done["state"], "closed");
+  EXPECT_EQ(done["outcome"], "confirm");
+  EXPECT_TRUE(done["time_to_action_s"].is_number());
+  Call("POST", path + "/actions", review, Json{{"action", "remove"}}.dump(), 400);  // closed
+  Call("POST", path + "/actions", review, Json{{"action", "shred"}}.dump(), 400);
+  Call("GET", "/v1/cases/999999", review, "", 404);
+  Json one = Call("GET", path, review, "", 200);
+  ASSERT_EQ(one["history"].size(), 3u) << one.dump();
+  EXPECT_EQ(one["history"][1]["note"], "which post?");
+  EXPECT_EQ(one["details"]["content"]["content_id"], "post-77");
+  EXPECT_EQ(Call("GET", "/v1/cases", review, "", 200)["cases"].size(), 2u);
+
+  server_->Shutdown(std::chrono::seconds(5));
+  std::unique_ptr<audit::AuditLog> log;
+  ASSERT_TRUE(audit::AuditLog::OpenFile(ServiceDbPath(dir_.path()), &log).ok());
+  int opens = 0, confirms = 0;
+  std::string all;
+  ASSERT_TRUE(log->Export(0, INT64_MAX,
+                          [&](const audit::Record& r) {
+                            opens += r.event.action == "case.open";
+                            confirms += r.event.action == "case.confirm";
+                            all += audit::RecordToJson(r);
+                            return Status::Ok();
+                          })
+                  .ok());
+  EXPECT_EQ(opens, 3);
+  EXPECT_EQ(confirms, 1);
+  EXPECT_EQ(all.find("person@example.org"), std::string::npos);  // contact details stay in the case
 }
 
 TEST_F(ServerTest, GuardConfigRefusesABadClassifierOrKey) {

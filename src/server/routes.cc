@@ -19,6 +19,7 @@
 #include "common/sqlite.h"
 #include "multipart.h"
 #include "openapi_json.h"
+#include "route_util.h"
 #include "safeguard/exchange/bank_io.h"
 #include "safeguard/hash/digest.h"
 #include "safeguard/index/hamming.h"
@@ -78,7 +79,7 @@ Status VideoSignalContent(bank::SignalType type, const std::string& value, std::
   return Status::Ok();
 }
 
-using Json = nlohmann::ordered_json;
+}  // namespace
 
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
@@ -88,24 +89,31 @@ void JsonResponse(HttpResponse* res, int status, const Json& j) {
   res->body = Dump(j);
 }
 
-// {"error":{"code","message"}} for a failed status.
-Json ErrorJson(const Status& s) {
-  Json e;
-  e["error"]["code"] = std::string(StatusCodeName(s.code()));
-  e["error"]["message"] = s.message();
-  return e;
+Status ParseBody(const HttpRequest& req, nlohmann::json* j) {
+  *j = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (j->is_discarded() || !j->is_object())
+    return Status::InvalidArgument("the request body must be a JSON object");
+  return Status::Ok();
 }
 
-void ErrorResponse(HttpResponse* res, const Status& s) {
-  JsonResponse(res, HttpStatusFor(s.code()), ErrorJson(s));
+Status RequireMethod(const HttpRequest& req, std::initializer_list<const char*> allowed) {
+  for (const char* m : allowed) {
+    if (req.method == m) return Status::Ok();
+  }
+  std::string list;
+  for (const char* m : allowed) list += (list.empty() ? "" : ", ") + std::string(m);
+  return Status::InvalidArgument("method " + req.method + " is not allowed here (allowed: " + list + ")");
 }
 
+namespace {
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
+
+}  // namespace
 
 std::string PercentDecode(std::string_view s) {
   std::string out;
@@ -145,6 +153,20 @@ std::string Param(const std::vector<std::pair<std::string, std::string>>& params
   return "";
 }
 
+namespace {
+
+// {"error":{"code","message"}} for a failed status.
+Json ErrorJson(const Status& s) {
+  Json e;
+  e["error"]["code"] = std::string(StatusCodeName(s.code()));
+  e["error"]["message"] = s.message();
+  return e;
+}
+
+void ErrorResponse(HttpResponse* res, const Status& s) {
+  JsonResponse(res, HttpStatusFor(s.code()), ErrorJson(s));
+}
+
 bool Truthy(const std::string& v) { return v == "1" || v == "true" || v == "yes"; }
 
 std::vector<std::string> SplitPath(std::string_view path) {
@@ -161,13 +183,6 @@ std::vector<std::string> SplitPath(std::string_view path) {
     start = slash;
   }
   return parts;
-}
-
-Status ParseBody(const HttpRequest& req, nlohmann::json* j) {
-  *j = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (j->is_discarded() || !j->is_object())
-    return Status::InvalidArgument("the request body must be a JSON object");
-  return Status::Ok();
 }
 
 std::string PdqHex(const pdq::Hash256& h) {
@@ -203,15 +218,6 @@ std::string NewDecisionId(int64_t now_ms) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "d_%012llx", static_cast<unsigned long long>(now_ms));
   return buf + hash::ToHex(std::span<const uint8_t>(r, sizeof r));
-}
-
-Status RequireMethod(const HttpRequest& req, std::initializer_list<const char*> allowed) {
-  for (const char* m : allowed) {
-    if (req.method == m) return Status::Ok();
-  }
-  std::string list;
-  for (const char* m : allowed) list += (list.empty() ? "" : ", ") + std::string(m);
-  return Status::InvalidArgument("method " + req.method + " is not allowed here (allowed: " + list + ")");
 }
 
 }  // namespace
@@ -303,6 +309,13 @@ void Service::Route(const HttpRequest& req, HttpResponse* res, size_t* route) {
     *route = Metrics::RouteIndex("guard");
     s = RequireMethod(req, {"POST"});
     if (s.ok() && with_scope(kScopeScan)) s = GuardInput(req, key, res);
+  } else if (parts[1] == "cases") {
+    *route = Metrics::RouteIndex("cases");
+    if (with_scope(kScopeReview)) s = Cases(req, key, parts, res);
+  } else if (parts.size() == 3 && parts[1] == "reports" && parts[2] == "ncii") {
+    *route = Metrics::RouteIndex("reports");
+    s = RequireMethod(req, {"POST"});
+    if (s.ok() && with_scope(kScopeScan)) s = NciiReport(req, key, res);
   } else if (parts[1] == "banks") {
     *route = Metrics::RouteIndex("banks");
     if (with_scope(kScopeCurate)) s = Banks(req, key, parts, res, route);
@@ -423,6 +436,39 @@ Status Service::HashVideoOnly(const HttpRequest& req, std::string_view bytes, Ht
   return Status::Ok();
 }
 
+namespace {
+
+// The case a scan decision held for review opens: the most severe category
+// matched decides its severity (CSAM and NCII 1, terrorism 2, others 3).
+cases::NewCase ReviewCase(const policy::ScanResult& r, const std::string& decision_id,
+                          const std::string& content_id) {
+  cases::NewCase c;
+  c.source = cases::Source::kScanReview;
+  c.subject = decision_id;
+  c.content_id = content_id;
+  c.category = r.decode_status.ok() ? "other" : "undecodable";
+  c.severity = 3;
+  Json banks = Json::array();
+  for (const bank::Hit& h : r.matches.hits) {
+    const int sev = h.category == bank::Category::kCsam || h.category == bank::Category::kNcii ? 1
+                    : h.category == bank::Category::kTerrorism                                 ? 2
+                                                                                               : 3;
+    if (sev < c.severity || banks.empty()) {
+      c.severity = std::min(c.severity, sev);
+      if (sev == c.severity) c.category = std::string(bank::CategoryName(h.category));
+    }
+    banks.push_back(Json{{"bank", h.bank_name},
+                         {"category", std::string(bank::CategoryName(h.category))},
+                         {"signal_id", h.signal_id},
+                         {"distance", h.distance}});
+  }
+  c.details_json =
+      Dump(Json{{"decision_id", decision_id}, {"sha256", hash::ToHex(r.hashes.sha256)}, {"matches", banks}});
+  return c;
+}
+
+}  // namespace
+
 Status Service::Scan(const HttpRequest& req, const ApiKey& key, HttpResponse* res) {
   std::shared_ptr<bank::Matcher> matcher;
   Status s = Matcher(&matcher);
@@ -486,10 +532,11 @@ Status Service::Scan(const HttpRequest& req, const ApiKey& key, HttpResponse* re
   AddMatches(r.matches, r.signals, &j);
   j["policy_version"] = policy_version_;
   j["time"] = audit::FormatTimeMs(now);
-  const std::string record = Dump(j);
+  std::string record;
 
-  // The decision, its audit record and its webhook events: one transaction,
-  // committed before the client hears of the decision.
+  // The decision, the case it opens if a person must look, its audit
+  // records and its webhook events: one transaction, committed before the
+  // client hears of the decision.
   nlohmann::json audit_details;
   audit_details["action"] = std::string(policy::ActionName(d.action));
   audit_details["content_id"] = content_id;
@@ -503,6 +550,16 @@ Status Service::Scan(const HttpRequest& req, const ApiKey& key, HttpResponse* re
     std::lock_guard<std::mutex> lock(db_mu_);
     s = db_->Exec("BEGIN IMMEDIATE");
     if (!s.ok()) return s;
+    if (d.actions.review) {
+      cases::Case opened;
+      s = OpenCaseLocked(ReviewCase(r, id, content_id), actor, &opened);
+      if (!s.ok()) {
+        db_->Exec("ROLLBACK");
+        return s;
+      }
+      j["case_id"] = opened.id;
+    }
+    record = Dump(j);
     {
       sqlite::Stmt ins(db_.get(),
                        "INSERT INTO decisions (id, time_ms, actor, content_id, action, record) "
@@ -707,7 +764,8 @@ Status ParseGuardRequest(const HttpRequest& req, GuardRoute route, GuardRequest*
 // input, the photo's SHA-256, PDQ, face count and bank matches).
 Status Service::RecordGuard(const ApiKey& key, const std::string& action, const std::string& id,
                             const std::string& account_id, const std::string& prompt, guard::PromptVerdict* v,
-                            const Json& extra) {
+                            const Json& extra, int64_t* case_id) {
+  *case_id = 0;
   std::lock_guard<std::mutex> lock(db_mu_);
   // The account's strikes and limits first: they can raise the decision.
   guard::AccountStanding standing;
@@ -732,9 +790,38 @@ Status Service::RecordGuard(const ApiKey& key, const std::string& action, const 
                {"prompt_bytes", prompt.size()}};
   details["account_strikes"] = standing.strikes;
   for (const auto& [k, x] : extra.items()) details[k] = x;
-  return audit_->Append(
+  // A report candidate or a refusal for review opens a case, in the same
+  // transaction as the guard's audit record.
+  const bool needs_case =
+      verdict.decision == guard::Decision::kBlockReport || verdict.decision == guard::Decision::kBlockReview;
+  s = db_->Exec("BEGIN IMMEDIATE");
+  if (!s.ok()) return s;
+  s = audit_->Append(
       audit::Event{.actor = "key:" + key.id, .action = action, .subject = id, .details_json = Dump(details)},
       nullptr);
+  if (s.ok() && needs_case) {
+    cases::NewCase c;
+    c.source = cases::Source::kGuard;
+    c.category = "guard";
+    c.severity = verdict.decision == guard::Decision::kBlockReport ? 1 : 2;
+    c.subject = id;
+    c.account_id = account_id;
+    Json case_details{{"guard_record", id},
+                      {"route", action},
+                      {"decision", guard::DecisionName(verdict.decision)},
+                      {"rules", rules},
+                      {"lists_version", verdict.lists_version}};
+    for (const char* k : {"image_sha256", "input_sha256", "pdq", "generation_id"}) {
+      if (extra.contains(k)) case_details[k] = extra[k];
+    }
+    c.details_json = Dump(case_details);
+    cases::Case opened;
+    s = OpenCaseLocked(c, "key:" + key.id, &opened);
+    if (s.ok()) *case_id = opened.id;
+  }
+  if (s.ok()) s = db_->Exec("COMMIT");
+  if (!s.ok()) db_->Exec("ROLLBACK");
+  return s;
 }
 
 Status Service::GuardPrompt(const HttpRequest& req, const ApiKey& key, HttpResponse* res) {
@@ -747,9 +834,11 @@ Status Service::GuardPrompt(const HttpRequest& req, const ApiKey& key, HttpRespo
   if (!s.ok()) return s;
   guard::PromptVerdict verdict = guard_->Screen(r.prompt);
   const std::string id = NewDecisionId(NowMs());
-  s = RecordGuard(key, "guard.prompt", id, r.account_id, r.prompt, &verdict, Json::object());
+  int64_t case_id = 0;
+  s = RecordGuard(key, "guard.prompt", id, r.account_id, r.prompt, &verdict, Json::object(), &case_id);
   if (!s.ok()) return s;  // fail closed: no record, no answer
   Json answer{{"id", id}, {"account_id", r.account_id}};
+  if (case_id != 0) answer["case_id"] = case_id;
   const Json parsed = Json::parse(guard::VerdictToJson(verdict));  // kept alive for the loop
   for (const auto& [k, v] : parsed.items()) answer[k] = v;
   JsonResponse(res, 200, answer);
@@ -785,9 +874,11 @@ Status Service::GuardInput(const HttpRequest& req, const ApiKey& key, HttpRespon
              {"pdq", verdict.pdq},
              {"faces", verdict.faces.size()},
              {"input_matches", matches}};
-  s = RecordGuard(key, "guard.input", id, r.account_id, r.prompt, &verdict.verdict, extra);
+  int64_t case_id = 0;
+  s = RecordGuard(key, "guard.input", id, r.account_id, r.prompt, &verdict.verdict, extra, &case_id);
   if (!s.ok()) return s;
   Json answer{{"id", id}, {"account_id", r.account_id}};
+  if (case_id != 0) answer["case_id"] = case_id;
   const Json parsed = Json::parse(guard::InputVerdictToJson(verdict));  // kept alive for the loop
   for (const auto& [k, v] : parsed.items()) answer[k] = v;
   JsonResponse(res, 200, answer);
@@ -843,10 +934,12 @@ Status Service::GuardOutput(const HttpRequest& req, const ApiKey& key, HttpRespo
   }
   // The verdict as recorded: strikes may still turn an allow into a block,
   // and then the marked image is withheld.
-  s = RecordGuard(key, "guard.output", id, r.account_id, r.prompt, &verdict.verdict, extra);
+  int64_t case_id = 0;
+  s = RecordGuard(key, "guard.output", id, r.account_id, r.prompt, &verdict.verdict, extra, &case_id);
   if (!s.ok()) return s;
   if (verdict.verdict.decision != guard::Decision::kAllow) verdict.marked.clear();
   Json answer{{"id", id}, {"account_id", r.account_id}};
+  if (case_id != 0) answer["case_id"] = case_id;
   const Json parsed = Json::parse(guard::OutputVerdictToJson(verdict));  // kept alive for the loop
   for (const auto& [k, v] : parsed.items()) answer[k] = v;
   if (!verdict.marked.empty()) {

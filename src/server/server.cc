@@ -173,6 +173,8 @@ Status Service::Init() {
   if (!s.ok()) return s;
   s = guard::AccountLimits::Open(db_.get(), config_.guard_strikes, clock, &accounts_);
   if (!s.ok()) return s;
+  s = cases::CaseStore::Open(db_.get(), cases::CasePolicy(), clock, &cases_);
+  if (!s.ok()) return s;
   s = LoadOutputGuard();
   if (!s.ok()) return s;
   static const char* const kDecisionMigrations[] = {

@@ -22,6 +22,7 @@
 #include "safeguard/audit/audit_log.h"
 #include "safeguard/bank/matcher.h"
 #include "safeguard/bank/store.h"
+#include "safeguard/cases/case_store.h"
 #include "safeguard/guard/accounts.h"
 #include "safeguard/guard/face_detector.h"
 #include "safeguard/guard/image_classifier.h"
@@ -84,9 +85,16 @@ class Service final : public Server {
                         HttpResponse* res);
   // Loads the output guard's classifiers and watermark key (server.cc).
   Status LoadOutputGuard();
+  // Cases (case_routes.cc, docs/cases.md): /v1/cases... (scope review) and
+  // POST /v1/reports/ncii (scope scan). OpenCaseLocked opens a case and
+  // audits it; the caller holds db_mu_ (and usually a transaction).
+  Status Cases(const HttpRequest& req, const ApiKey& key, const std::vector<std::string>& parts,
+               HttpResponse* res);
+  Status NciiReport(const HttpRequest& req, const ApiKey& key, HttpResponse* res);
+  Status OpenCaseLocked(const cases::NewCase& c, const std::string& actor, cases::Case* out);
   Status RecordGuard(const ApiKey& key, const std::string& action, const std::string& id,
                      const std::string& account_id, const std::string& prompt, guard::PromptVerdict* verdict,
-                     const nlohmann::ordered_json& extra);
+                     const nlohmann::ordered_json& extra, int64_t* case_id);
   Status Readyz(HttpResponse* res);
   void MetricsText(HttpResponse* res);
 
@@ -107,6 +115,7 @@ class Service final : public Server {
   std::unique_ptr<guard::PromptGuard> guard_;
   std::unique_ptr<guard::FaceDetector> faces_;
   std::unique_ptr<guard::AccountLimits> accounts_;  // on db_, under db_mu_
+  std::unique_ptr<cases::CaseStore> cases_;         // on db_, under db_mu_
   // The output guard: the NSFW classifier first (empty when its model is
   // missing: the route answers 503), then the operator's; the watermark key.
   std::vector<std::unique_ptr<guard::ImageClassifier>> classifiers_;

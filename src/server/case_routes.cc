@@ -1,0 +1,264 @@
+// Copyright (c) Safeguard authors. Licensed under the Apache License 2.0.
+//
+// The case routes (docs/cases.md): the moderators' queue, one case with its
+// history, actions on a case, and the intake of a report of an intimate
+// image.
+
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+
+#include "common/sqlite.h"
+#include "route_util.h"
+#include "safeguard/audit/audit_log.h"
+#include "service.h"
+
+namespace safeguard::server {
+namespace {
+
+Json CaseJson(const cases::Case& c, bool with_details) {
+  Json j{{"id", c.id},
+         {"source", std::string(cases::SourceName(c.fields.source))},
+         {"category", c.fields.category},
+         {"severity", c.fields.severity},
+         {"state", std::string(cases::StateName(c.state))},
+         {"priority", std::round(c.priority * 10) / 10},
+         {"subject", c.fields.subject},
+         {"content_id", c.fields.content_id},
+         {"account_id", c.fields.account_id},
+         {"reach", c.fields.reach},
+         {"trusted_flagger", c.fields.trusted_flagger},
+         {"created", audit::FormatTimeMs(c.created_ms)},
+         {"deadline", audit::FormatTimeMs(c.deadline_ms)}};
+  if (c.state == cases::State::kClosed) {
+    j["outcome"] = c.outcome;
+    j["closed"] = audit::FormatTimeMs(c.closed_ms);
+    j["time_to_action_s"] = (c.closed_ms - c.created_ms) / 1000;
+  }
+  if (with_details) j["details"] = Json::parse(c.fields.details_json, nullptr, false);
+  return j;
+}
+
+bool IsHex(const std::string& s, size_t n) {
+  if (s.size() != n) return false;
+  for (char c : s) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+// A report of an intimate image, checked: the two declarations the law asks
+// of a reporter, a way to reach them, and something that identifies the
+// content.
+Status ParseNciiReport(const nlohmann::json& body, cases::NewCase* c) {
+  for (const auto& [k, v] : body.items()) {
+    if (k != "declarations" && k != "reporter" && k != "content" && k != "reach" && k != "trusted_flagger" &&
+        k != "description") {
+      return Status::InvalidArgument("unknown field \"" + k +
+                                     "\" (known: declarations, reporter, content, reach, trusted_flagger, "
+                                     "description)");
+    }
+  }
+  auto decl = body.find("declarations");
+  if (decl == body.end() || !decl->is_object()) {
+    return Status::InvalidArgument(
+        "\"declarations\" is required: {\"intimate_image\": true, \"depicts_reporter_or_authorised\": true}");
+  }
+  for (const char* d : {"intimate_image", "depicts_reporter_or_authorised"}) {
+    auto v = decl->find(d);
+    if (v == decl->end() || !v->is_boolean() || !v->get<bool>()) {
+      return Status::InvalidArgument(std::string("declarations.") + d +
+                                     " must be true: the reporter declares that the content is an intimate "
+                                     "image and that they are the person shown or act for them");
+    }
+  }
+  auto reporter = body.find("reporter");
+  if (reporter == body.end() || !reporter->is_object()) {
+    return Status::InvalidArgument("\"reporter\" is required: {\"email\": ..., \"relationship\": \"self\"|\"authorised\"}");
+  }
+  auto email = reporter->find("email");
+  if (email == reporter->end() || !email->is_string() || email->get_ref<const std::string&>().find('@') == std::string::npos ||
+      email->get_ref<const std::string&>().size() > 320) {
+    return Status::InvalidArgument("reporter.email must be an email address (the reporter is told the outcome)");
+  }
+  auto rel = reporter->find("relationship");
+  if (rel == reporter->end() || !rel->is_string() || (*rel != "self" && *rel != "authorised")) {
+    return Status::InvalidArgument("reporter.relationship must be \"self\" or \"authorised\"");
+  }
+  auto content = body.find("content");
+  if (content == body.end() || !content->is_object()) {
+    return Status::InvalidArgument("\"content\" is required: at least one of content_id, url, pdq, sha256, md5");
+  }
+  bool any = false;
+  for (const auto& [k, v] : content->items()) {
+    if (k != "content_id" && k != "url" && k != "pdq" && k != "sha256" && k != "md5") {
+      return Status::InvalidArgument("unknown content field \"" + k + "\" (known: content_id, url, pdq, sha256, md5)");
+    }
+    if (!v.is_string() || v.get_ref<const std::string&>().empty() || v.get_ref<const std::string&>().size() > 2048) {
+      return Status::InvalidArgument("content." + k + " must be a non-empty string");
+    }
+    const std::string& text = v.get_ref<const std::string&>();
+    if ((k == "pdq" && !IsHex(text, 64)) || (k == "sha256" && !IsHex(text, 64)) || (k == "md5" && !IsHex(text, 32))) {
+      return Status::InvalidArgument("content." + k + " must be " + (k == "md5" ? "32" : "64") + " hex digits");
+    }
+    any = true;
+  }
+  if (!any) return Status::InvalidArgument("\"content\" needs at least one of content_id, url, pdq, sha256, md5");
+  if (auto reach = body.find("reach"); reach != body.end()) {
+    if (!reach->is_number_integer() || reach->get<int64_t>() < 0) {
+      return Status::InvalidArgument("\"reach\" must be a non-negative integer (views plus shares)");
+    }
+    c->reach = reach->get<int64_t>();
+  }
+  if (auto t = body.find("trusted_flagger"); t != body.end()) {
+    if (!t->is_boolean()) return Status::InvalidArgument("\"trusted_flagger\" must be true or false");
+    c->trusted_flagger = t->get<bool>();
+  }
+  if (auto d = body.find("description"); d != body.end()) {
+    if (!d->is_string() || d->get_ref<const std::string&>().size() > 4000) {
+      return Status::InvalidArgument("\"description\" must be a string of at most 4000 bytes");
+    }
+  }
+  c->source = cases::Source::kNciiReport;
+  c->category = "ncii";
+  c->severity = 1;
+  c->content_id = content->value("content_id", "");
+  c->subject = c->content_id.empty() ? content->value("url", content->value("sha256", content->value("pdq", "")))
+                                     : c->content_id;
+  Json details;
+  details["declarations"] = *decl;
+  details["reporter"] = *reporter;
+  details["content"] = *content;
+  if (body.contains("description")) details["description"] = body["description"];
+  c->details_json = Dump(details);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Service::OpenCaseLocked(const cases::NewCase& c, const std::string& actor, cases::Case* out) {
+  Status s = cases_->Create(c, actor, out);
+  if (!s.ok()) return s;
+  return audit_->Append(audit::Event{.actor = actor,
+                                     .action = "case.open",
+                                     .subject = std::to_string(out->id),
+                                     .details_json = Dump(Json{{"source", std::string(cases::SourceName(c.source))},
+                                                               {"category", c.category},
+                                                               {"subject", c.subject},
+                                                               {"deadline", audit::FormatTimeMs(out->deadline_ms)}})},
+                        nullptr);
+}
+
+Status Service::NciiReport(const HttpRequest& req, const ApiKey& key, HttpResponse* res) {
+  nlohmann::json body;
+  Status s = ParseBody(req, &body);
+  if (!s.ok()) return s;
+  cases::NewCase c;
+  s = ParseNciiReport(body, &c);
+  if (!s.ok()) return s;
+  cases::Case opened;
+  {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    s = db_->Exec("BEGIN IMMEDIATE");
+    if (s.ok()) s = OpenCaseLocked(c, "key:" + key.id, &opened);
+    if (s.ok()) s = db_->Exec("COMMIT");
+    if (!s.ok()) {
+      db_->Exec("ROLLBACK");
+      return s;
+    }
+  }
+  JsonResponse(res, 201, CaseJson(opened, /*with_details=*/false));
+  return Status::Ok();
+}
+
+Status Service::Cases(const HttpRequest& req, const ApiKey& key, const std::vector<std::string>& parts,
+                      HttpResponse* res) {
+  // /v1/cases: the queue.
+  if (parts.size() == 2) {
+    Status s = RequireMethod(req, {"GET"});
+    if (!s.ok()) return s;
+    const auto params = QueryParams(req.query);
+    cases::QueueOptions o;
+    o.include_closed = Param(params, "closed") == "true";
+    o.source = Param(params, "source");
+    o.category = Param(params, "category");
+    if (const std::string limit = Param(params, "limit"); !limit.empty()) o.limit = std::atoi(limit.c_str());
+    std::vector<cases::Case> queue;
+    {
+      std::lock_guard<std::mutex> lock(db_mu_);
+      s = cases_->Queue(o, &queue);
+    }
+    if (!s.ok()) return s;
+    Json list = Json::array();
+    for (const cases::Case& c : queue) list.push_back(CaseJson(c, /*with_details=*/false));
+    JsonResponse(res, 200, Json{{"cases", list}});
+    return Status::Ok();
+  }
+  char* end = nullptr;
+  const long long id = std::strtoll(parts[2].c_str(), &end, 10);
+  if (parts[2].empty() || *end != '\0' || id <= 0) return Status::NotFound("no case " + parts[2]);
+  // /v1/cases/{id}: the case and its history.
+  if (parts.size() == 3) {
+    Status s = RequireMethod(req, {"GET"});
+    if (!s.ok()) return s;
+    cases::Case c;
+    std::vector<cases::CaseEvent> history;
+    {
+      std::lock_guard<std::mutex> lock(db_mu_);
+      s = cases_->Get(id, &c, &history);
+    }
+    if (!s.ok()) return s;
+    Json j = CaseJson(c, /*with_details=*/true);
+    Json h = Json::array();
+    for (const cases::CaseEvent& e : history) {
+      h.push_back(Json{{"time", audit::FormatTimeMs(e.time_ms)}, {"actor", e.actor}, {"action", e.action}, {"note", e.note}});
+    }
+    j["history"] = h;
+    JsonResponse(res, 200, j);
+    return Status::Ok();
+  }
+  // /v1/cases/{id}/actions: a moderator acts; recorded in the case's history
+  // and the audit log in one transaction.
+  if (parts.size() == 4 && parts[3] == "actions") {
+    Status s = RequireMethod(req, {"POST"});
+    if (!s.ok()) return s;
+    nlohmann::json body;
+    s = ParseBody(req, &body);
+    if (!s.ok()) return s;
+    for (const auto& [k, v] : body.items()) {
+      if (k != "action" && k != "note") return Status::InvalidArgument("unknown field \"" + k + "\" (known: action, note)");
+    }
+    if (!body.contains("action") || !body["action"].is_string()) {
+      return Status::InvalidArgument(
+          "\"action\" is required: confirm, remove, restore, dismiss, escalate or request_info");
+    }
+    if (body.contains("note") && !body["note"].is_string()) return Status::InvalidArgument("\"note\" must be a string");
+    const std::string action = body["action"].get<std::string>();
+    const std::string note = body.value("note", "");
+    const std::string actor = "key:" + key.id;
+    cases::Case after;
+    {
+      std::lock_guard<std::mutex> lock(db_mu_);
+      s = db_->Exec("BEGIN IMMEDIATE");
+      if (s.ok()) s = cases_->Act(id, action, actor, note, &after);
+      if (s.ok()) {
+        s = audit_->Append(audit::Event{.actor = actor,
+                                        .action = "case." + action,
+                                        .subject = std::to_string(id),
+                                        .details_json = Dump(Json{{"state", std::string(cases::StateName(after.state))},
+                                                                  {"note", note}})},
+                           nullptr);
+      }
+      if (s.ok()) s = db_->Exec("COMMIT");
+      if (!s.ok()) {
+        db_->Exec("ROLLBACK");
+        return s;
+      }
+    }
+    JsonResponse(res, 200, CaseJson(after, /*with_details=*/false));
+    return Status::Ok();
+  }
+  return Status::NotFound("no such endpoint: " + req.path + " (see /v1/openapi.json)");
+}
+
+}  // namespace safeguard::server
