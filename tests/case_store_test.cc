@@ -34,9 +34,12 @@ class CaseStoreTest : public ::testing::Test {
     store_.reset();
     conn_.reset();
     ASSERT_TRUE(sqlite::Conn::Open(path_, /*create=*/true, 4, &conn_).ok());
-    ASSERT_TRUE(CaseStore::Open(conn_.get(), CasePolicy(), [this] { return now_ms_; }, &store_).ok());
+    ASSERT_TRUE(CaseStore::Open(
+                    conn_.get(), CasePolicy(), [this] { return now_ms_; }, &store_)
+                    .ok());
   }
-  Case Open(Source source, const std::string& category, int severity, int64_t reach = 0, bool trusted = false) {
+  Case Open(Source source, const std::string& category, int severity, int64_t reach = 0,
+            bool trusted = false) {
     NewCase n;
     n.source = source;
     n.category = category;

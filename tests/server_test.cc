@@ -822,6 +822,67 @@ TEST_F(ServerTest, CasesOpenFromScansGuardAndReportsAndModeratorsWorkThem) {
   EXPECT_EQ(all.find("person@example.org"), std::string::npos);  // contact details stay in the case
 }
 
+// Confirming a report of an intimate image banks its PDQ (later uploads are
+// blocked) and names past uploads within the bank's distance for removal;
+// an appeal against a decision opens a case whose restore names the content
+// to put back.
+TEST_F(ServerTest, ConfirmedReportsJoinTheNciiBankAndAppealsCanReverse) {
+  StartServer(R"({"cases": {"ncii_bank": "ncii-list"}})");
+  const std::string admin = CreateKey(dir_.path(), "admin");
+  const std::string scan = CreateKey(dir_.path(), "scan");
+  const std::string review = CreateKey(dir_.path(), "review");
+  Call("POST", "/v1/banks", admin, Json{{"name", "ncii-list"}, {"category", "ncii"}}.dump(), 201);
+  MakeBank(admin, "other-list", "other", kFlower);
+  // Two earlier uploads: a benign photo standing in for the reported image,
+  // and the flower, held for review.
+  Json earlier = Call("POST", "/v1/scan?content_id=post-9", scan, ReadFile(kChina), 200, "image/jpeg");
+  ASSERT_EQ(earlier["action"], "allow") << earlier.dump();
+  Json held = Call("POST", "/v1/scan?content_id=post-10", scan, ReadFile(kFlower), 200, "image/jpeg");
+  ASSERT_EQ(held["action"], "review");
+
+  Json report{{"declarations", {{"intimate_image", true}, {"depicts_reporter_or_authorised", true}}},
+              {"reporter", {{"email", "person@example.org"}, {"relationship", "self"}}},
+              {"content", {{"content_id", "post-77"}, {"pdq", PdqOf(kChina)}}}};
+  Json opened = Call("POST", "/v1/reports/ncii", scan, report.dump(), 201);
+  const std::string path = "/v1/cases/" + std::to_string(opened["id"].get<int64_t>());
+  Json confirmed = Call("POST", path + "/actions", review, Json{{"action", "confirm"}}.dump(), 200);
+  EXPECT_EQ(confirmed["state"], "closed");
+  EXPECT_EQ(confirmed["bank"], "ncii-list");
+  EXPECT_EQ(confirmed["remove"], (Json{"post-77", "post-9"})) << confirmed.dump();
+  // The hash is in the bank: the same image uploaded again is blocked.
+  Json again = Call("POST", "/v1/scan?content_id=post-11", scan, ReadFile(kChina), 200, "image/jpeg");
+  EXPECT_EQ(again["action"], "block") << again.dump();
+  EXPECT_EQ(again["matches"][0]["bank"], "ncii-list");
+
+  // An appeal against the held decision, reversed.
+  Call("POST", "/v1/appeals", scan, Json{{"decision_id", "d_nothing"}, {"reason", "mine"}}.dump(), 404);
+  Call("POST", "/v1/appeals", scan, Json{{"decision_id", held["decision_id"]}}.dump(), 400);
+  Json appeal = Call(
+      "POST", "/v1/appeals", scan,
+      Json{{"decision_id", held["decision_id"]}, {"account_id", "u-8"}, {"reason", "my own flower"}}.dump(),
+      201);
+  EXPECT_EQ(appeal["source"], "appeal");
+  EXPECT_EQ(appeal["content_id"], "post-10");
+  Json restored = Call("POST", "/v1/cases/" + std::to_string(appeal["id"].get<int64_t>()) + "/actions",
+                       review, Json{{"action", "restore"}, {"note", "a flower"}}.dump(), 200);
+  EXPECT_EQ(restored["outcome"], "restore");
+  EXPECT_EQ(restored["restore"], (Json{"post-10"}));
+
+  server_->Shutdown(std::chrono::seconds(5));
+  std::unique_ptr<audit::AuditLog> log;
+  ASSERT_TRUE(audit::AuditLog::OpenFile(ServiceDbPath(dir_.path()), &log).ok());
+  int restores = 0, banked = 0;
+  ASSERT_TRUE(log->Export(0, INT64_MAX,
+                          [&](const audit::Record& r) {
+                            restores += r.event.action == "case.restore";
+                            banked += r.event.action == "bank.signals.add" && r.event.subject == "ncii-list";
+                            return Status::Ok();
+                          })
+                  .ok());
+  EXPECT_EQ(restores, 1);
+  EXPECT_EQ(banked, 1);
+}
+
 TEST_F(ServerTest, GuardConfigRefusesABadClassifierOrKey) {
   ServerOptions o;
   o.data_dir = dir_.path();

@@ -46,7 +46,8 @@ CREATE INDEX case_events_case ON case_events (case_id, time_ms);
 };
 
 constexpr const char* kColumns =
-    "id, source, category, severity, subject, content_id, account_id, reach, trusted_flagger, details, state, "
+    "id, source, category, severity, subject, content_id, account_id, reach, trusted_flagger, details, "
+    "state, "
     "outcome, created_ms, deadline_ms, closed_ms";
 
 void ReadRow(const sqlite::Stmt& q, Case* c) {
@@ -68,9 +69,10 @@ void ReadRow(const sqlite::Stmt& q, Case* c) {
   c->fields.deadline_ms = c->deadline_ms;
 }
 
-Status AddEvent(sqlite::Conn* conn, int64_t id, int64_t now, const std::string& actor, std::string_view action,
-                std::string_view note) {
-  sqlite::Stmt ins(conn, "INSERT INTO case_events (case_id, time_ms, actor, action, note) VALUES (?1, ?2, ?3, ?4, ?5)");
+Status AddEvent(sqlite::Conn* conn, int64_t id, int64_t now, const std::string& actor,
+                std::string_view action, std::string_view note) {
+  sqlite::Stmt ins(
+      conn, "INSERT INTO case_events (case_id, time_ms, actor, action, note) VALUES (?1, ?2, ?3, ?4, ?5)");
   ins.Int(1, id);
   ins.Int(2, now);
   ins.Text(3, actor);
@@ -150,13 +152,14 @@ Status CaseStore::Open(sqlite::Conn* conn, const CasePolicy& policy, std::functi
 
 int64_t CaseStore::Now() const {
   if (clock_ms_) return clock_ms_();
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 const std::vector<std::string>& CaseStore::Actions() {
-  static const std::vector<std::string> kActions = {"confirm",  "remove",      "restore", "dismiss",
-                                                    "escalate", "request_info"};
+  static const std::vector<std::string> kActions = {"confirm", "remove",   "restore",
+                                                    "dismiss", "escalate", "request_info"};
   return kActions;
 }
 
@@ -225,8 +228,9 @@ Status CaseStore::Get(int64_t id, Case* out, std::vector<CaseEvent>* history) {
   out->priority = Priority(*out, Now());
   if (history != nullptr) {
     history->clear();
-    sqlite::Stmt h(conn_,
-                   "SELECT time_ms, actor, action, note FROM case_events WHERE case_id = ?1 ORDER BY time_ms, rowid");
+    sqlite::Stmt h(
+        conn_,
+        "SELECT time_ms, actor, action, note FROM case_events WHERE case_id = ?1 ORDER BY time_ms, rowid");
     h.Int(1, id);
     while ((s = h.Step(&row)).ok() && row) {
       history->push_back(CaseEvent{h.ColumnInt(0), std::string(h.ColumnText(1)), std::string(h.ColumnText(2)),

@@ -4,6 +4,7 @@
 // history, actions on a case, and the intake of a report of an intimate
 // image.
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -11,6 +12,8 @@
 #include "common/sqlite.h"
 #include "route_util.h"
 #include "safeguard/audit/audit_log.h"
+#include "safeguard/bank/bank.h"
+#include "safeguard/hash/pdq.h"
 #include "service.h"
 
 namespace safeguard::server {
@@ -74,12 +77,15 @@ Status ParseNciiReport(const nlohmann::json& body, cases::NewCase* c) {
   }
   auto reporter = body.find("reporter");
   if (reporter == body.end() || !reporter->is_object()) {
-    return Status::InvalidArgument("\"reporter\" is required: {\"email\": ..., \"relationship\": \"self\"|\"authorised\"}");
+    return Status::InvalidArgument(
+        "\"reporter\" is required: {\"email\": ..., \"relationship\": \"self\"|\"authorised\"}");
   }
   auto email = reporter->find("email");
-  if (email == reporter->end() || !email->is_string() || email->get_ref<const std::string&>().find('@') == std::string::npos ||
+  if (email == reporter->end() || !email->is_string() ||
+      email->get_ref<const std::string&>().find('@') == std::string::npos ||
       email->get_ref<const std::string&>().size() > 320) {
-    return Status::InvalidArgument("reporter.email must be an email address (the reporter is told the outcome)");
+    return Status::InvalidArgument(
+        "reporter.email must be an email address (the reporter is told the outcome)");
   }
   auto rel = reporter->find("relationship");
   if (rel == reporter->end() || !rel->is_string() || (*rel != "self" && *rel != "authorised")) {
@@ -87,23 +93,29 @@ Status ParseNciiReport(const nlohmann::json& body, cases::NewCase* c) {
   }
   auto content = body.find("content");
   if (content == body.end() || !content->is_object()) {
-    return Status::InvalidArgument("\"content\" is required: at least one of content_id, url, pdq, sha256, md5");
+    return Status::InvalidArgument(
+        "\"content\" is required: at least one of content_id, url, pdq, sha256, md5");
   }
   bool any = false;
   for (const auto& [k, v] : content->items()) {
     if (k != "content_id" && k != "url" && k != "pdq" && k != "sha256" && k != "md5") {
-      return Status::InvalidArgument("unknown content field \"" + k + "\" (known: content_id, url, pdq, sha256, md5)");
+      return Status::InvalidArgument("unknown content field \"" + k +
+                                     "\" (known: content_id, url, pdq, sha256, md5)");
     }
-    if (!v.is_string() || v.get_ref<const std::string&>().empty() || v.get_ref<const std::string&>().size() > 2048) {
+    if (!v.is_string() || v.get_ref<const std::string&>().empty() ||
+        v.get_ref<const std::string&>().size() > 2048) {
       return Status::InvalidArgument("content." + k + " must be a non-empty string");
     }
     const std::string& text = v.get_ref<const std::string&>();
-    if ((k == "pdq" && !IsHex(text, 64)) || (k == "sha256" && !IsHex(text, 64)) || (k == "md5" && !IsHex(text, 32))) {
-      return Status::InvalidArgument("content." + k + " must be " + (k == "md5" ? "32" : "64") + " hex digits");
+    if ((k == "pdq" && !IsHex(text, 64)) || (k == "sha256" && !IsHex(text, 64)) ||
+        (k == "md5" && !IsHex(text, 32))) {
+      return Status::InvalidArgument("content." + k + " must be " + (k == "md5" ? "32" : "64") +
+                                     " hex digits");
     }
     any = true;
   }
-  if (!any) return Status::InvalidArgument("\"content\" needs at least one of content_id, url, pdq, sha256, md5");
+  if (!any)
+    return Status::InvalidArgument("\"content\" needs at least one of content_id, url, pdq, sha256, md5");
   if (auto reach = body.find("reach"); reach != body.end()) {
     if (!reach->is_number_integer() || reach->get<int64_t>() < 0) {
       return Status::InvalidArgument("\"reach\" must be a non-negative integer (views plus shares)");
@@ -123,8 +135,9 @@ Status ParseNciiReport(const nlohmann::json& body, cases::NewCase* c) {
   c->category = "ncii";
   c->severity = 1;
   c->content_id = content->value("content_id", "");
-  c->subject = c->content_id.empty() ? content->value("url", content->value("sha256", content->value("pdq", "")))
-                                     : c->content_id;
+  c->subject = c->content_id.empty()
+                   ? content->value("url", content->value("sha256", content->value("pdq", "")))
+                   : c->content_id;
   Json details;
   details["declarations"] = *decl;
   details["reporter"] = *reporter;
@@ -139,14 +152,138 @@ Status ParseNciiReport(const nlohmann::json& body, cases::NewCase* c) {
 Status Service::OpenCaseLocked(const cases::NewCase& c, const std::string& actor, cases::Case* out) {
   Status s = cases_->Create(c, actor, out);
   if (!s.ok()) return s;
-  return audit_->Append(audit::Event{.actor = actor,
-                                     .action = "case.open",
-                                     .subject = std::to_string(out->id),
-                                     .details_json = Dump(Json{{"source", std::string(cases::SourceName(c.source))},
-                                                               {"category", c.category},
-                                                               {"subject", c.subject},
-                                                               {"deadline", audit::FormatTimeMs(out->deadline_ms)}})},
-                        nullptr);
+  return audit_->Append(
+      audit::Event{.actor = actor,
+                   .action = "case.open",
+                   .subject = std::to_string(out->id),
+                   .details_json = Dump(Json{{"source", std::string(cases::SourceName(c.source))},
+                                             {"category", c.category},
+                                             {"subject", c.subject},
+                                             {"deadline", audit::FormatTimeMs(out->deadline_ms)}})},
+      nullptr);
+}
+
+// A confirmed report of an intimate image: its PDQ joins the NCII bank named
+// by cases.ncii_bank (so future uploads are blocked), and past uploads
+// within the bank's distance are found among the scan decisions of the
+// last cases.near_duplicate_days, for the platform to take down with the
+// reported content. The import comes first and is idempotent: if closing
+// the case then fails, a retry finds the hash already banked.
+Status Service::ConfirmNcii(const ApiKey& key, const cases::Case& c, Json* effect) {
+  const Json details = Json::parse(c.fields.details_json, nullptr, false);
+  std::string pdq_hex;
+  if (details.is_object() && details.contains("content") && details["content"].contains("pdq")) {
+    pdq_hex = details["content"]["pdq"].get<std::string>();
+  }
+  Json remove = Json::array();
+  if (!c.fields.content_id.empty()) remove.push_back(c.fields.content_id);
+  pdq::Hash256 reported;
+  if (pdq_hex.empty() || !pdq::Hash256::FromHex(pdq_hex, &reported)) {
+    (*effect)["remove"] = remove;
+    return Status::Ok();
+  }
+  int distance = bank::kDefaultPdqDistance;
+  if (!config_.cases_ncii_bank.empty()) {
+    bank::Bank b;
+    Status s = store_->GetBank(config_.cases_ncii_bank, &b);
+    if (!s.ok())
+      return Status::Unavailable("cases.ncii_bank " + config_.cases_ncii_bank + ": " + s.message());
+    distance = b.pdq_distance;
+    bank::NewSignal sig;
+    sig.type = bank::SignalType::kPdq;
+    s = bank::ParseSignalValue(sig.type, pdq_hex, &sig.value);
+    if (!s.ok()) return s;
+    sig.external_id = "case-" + std::to_string(c.id);
+    sig.source_list = "safeguard-cases";
+    bank::ApplyResult applied;
+    s = store_->Import(config_.cases_ncii_bank, std::vector<bank::NewSignal>{sig}, &applied);
+    if (!s.ok()) return s;
+    s = BankChanged(key, "bank.signals.add", config_.cases_ncii_bank,
+                    Json{{"case", c.id}, {"added", applied.added}, {"external_id", sig.external_id}});
+    if (!s.ok()) return s;
+    (*effect)["bank"] = config_.cases_ncii_bank;
+  }
+  (*effect)["pdq"] = pdq_hex;
+  // Past uploads within the distance: a scan of the recent decisions' PDQs.
+  std::lock_guard<std::mutex> lock(db_mu_);
+  sqlite::Stmt q(db_.get(),
+                 "SELECT content_id, record FROM decisions WHERE time_ms >= ?1 AND content_id != ''");
+  q.Int(1, NowMs() - int64_t{config_.cases_near_duplicate_days} * 24 * 3600 * 1000);
+  bool row = false;
+  Status s;
+  constexpr size_t kMaxRemovals = 10000;
+  while ((s = q.Step(&row)).ok() && row && remove.size() < kMaxRemovals) {
+    const Json record = Json::parse(q.ColumnText(1), nullptr, false);
+    if (!record.is_object() || !record.contains("hashes") || !record["hashes"].contains("pdq")) continue;
+    pdq::Hash256 h;
+    if (!pdq::Hash256::FromHex(record["hashes"]["pdq"].get<std::string>(), &h)) continue;
+    const std::string content_id(q.ColumnText(0));
+    if (h.HammingDistance(reported) <= distance &&
+        std::find(remove.begin(), remove.end(), Json(content_id)) == remove.end()) {
+      remove.push_back(content_id);
+    }
+  }
+  if (!s.ok()) return s;
+  (*effect)["remove"] = remove;
+  return Status::Ok();
+}
+
+Status Service::Appeal(const HttpRequest& req, const ApiKey& key, HttpResponse* res) {
+  nlohmann::json body;
+  Status s = ParseBody(req, &body);
+  if (!s.ok()) return s;
+  for (const auto& [k, v] : body.items()) {
+    if (k != "decision_id" && k != "account_id" && k != "reason") {
+      return Status::InvalidArgument("unknown field \"" + k + "\" (known: decision_id, account_id, reason)");
+    }
+  }
+  if (!body.contains("decision_id") || !body["decision_id"].is_string()) {
+    return Status::InvalidArgument("\"decision_id\" (the decision appealed against) is required");
+  }
+  if (!body.contains("reason") || !body["reason"].is_string() ||
+      body["reason"].get_ref<const std::string&>().empty() ||
+      body["reason"].get_ref<const std::string&>().size() > 4000) {
+    return Status::InvalidArgument("\"reason\" (the user's words, at most 4000 bytes) is required");
+  }
+  if (body.contains("account_id") && !body["account_id"].is_string()) {
+    return Status::InvalidArgument("\"account_id\" must be a string");
+  }
+  const std::string decision_id = body["decision_id"].get<std::string>();
+  cases::NewCase c;
+  c.source = cases::Source::kAppeal;
+  c.severity = 3;
+  c.subject = decision_id;
+  c.account_id = body.value("account_id", "");
+  cases::Case opened;
+  {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    sqlite::Stmt q(db_.get(), "SELECT content_id, action, record FROM decisions WHERE id = ?1");
+    q.Text(1, decision_id);
+    bool row = false;
+    s = q.Step(&row);
+    if (!s.ok()) return s;
+    if (!row) return Status::NotFound("no decision " + decision_id + " to appeal against");
+    c.content_id = std::string(q.ColumnText(0));
+    const Json record = Json::parse(q.ColumnText(2), nullptr, false);
+    c.category = "other";
+    if (record.is_object() && record.contains("reasons") && !record["reasons"].empty() &&
+        record["reasons"][0].contains("category")) {
+      c.category = record["reasons"][0]["category"].get<std::string>();
+    }
+    c.details_json = Dump(Json{{"decision_id", decision_id},
+                               {"decision_action", std::string(q.ColumnText(1))},
+                               {"reason", body["reason"]}});
+    q.Reset();
+    s = db_->Exec("BEGIN IMMEDIATE");
+    if (s.ok()) s = OpenCaseLocked(c, "key:" + key.id, &opened);
+    if (s.ok()) s = db_->Exec("COMMIT");
+    if (!s.ok()) {
+      db_->Exec("ROLLBACK");
+      return s;
+    }
+  }
+  JsonResponse(res, 201, CaseJson(opened, /*with_details=*/false));
+  return Status::Ok();
 }
 
 Status Service::NciiReport(const HttpRequest& req, const ApiKey& key, HttpResponse* res) {
@@ -211,14 +348,18 @@ Status Service::Cases(const HttpRequest& req, const ApiKey& key, const std::vect
     Json j = CaseJson(c, /*with_details=*/true);
     Json h = Json::array();
     for (const cases::CaseEvent& e : history) {
-      h.push_back(Json{{"time", audit::FormatTimeMs(e.time_ms)}, {"actor", e.actor}, {"action", e.action}, {"note", e.note}});
+      h.push_back(Json{{"time", audit::FormatTimeMs(e.time_ms)},
+                       {"actor", e.actor},
+                       {"action", e.action},
+                       {"note", e.note}});
     }
     j["history"] = h;
     JsonResponse(res, 200, j);
     return Status::Ok();
   }
-  // /v1/cases/{id}/actions: a moderator acts; recorded in the case's history
-  // and the audit log in one transaction.
+  // /v1/cases/{id}/actions: a moderator acts; recorded in the case's history,
+  // the audit log and (for confirm, remove, restore) a webhook event to the
+  // platform, in one transaction.
   if (parts.size() == 4 && parts[3] == "actions") {
     Status s = RequireMethod(req, {"POST"});
     if (!s.ok()) return s;
@@ -226,28 +367,55 @@ Status Service::Cases(const HttpRequest& req, const ApiKey& key, const std::vect
     s = ParseBody(req, &body);
     if (!s.ok()) return s;
     for (const auto& [k, v] : body.items()) {
-      if (k != "action" && k != "note") return Status::InvalidArgument("unknown field \"" + k + "\" (known: action, note)");
+      if (k != "action" && k != "note")
+        return Status::InvalidArgument("unknown field \"" + k + "\" (known: action, note)");
     }
     if (!body.contains("action") || !body["action"].is_string()) {
       return Status::InvalidArgument(
           "\"action\" is required: confirm, remove, restore, dismiss, escalate or request_info");
     }
-    if (body.contains("note") && !body["note"].is_string()) return Status::InvalidArgument("\"note\" must be a string");
+    if (body.contains("note") && !body["note"].is_string())
+      return Status::InvalidArgument("\"note\" must be a string");
     const std::string action = body["action"].get<std::string>();
     const std::string note = body.value("note", "");
     const std::string actor = "key:" + key.id;
-    cases::Case after;
+    cases::Case before, after;
+    {
+      std::lock_guard<std::mutex> lock(db_mu_);
+      s = cases_->Get(id, &before, nullptr);
+    }
+    if (!s.ok()) return s;
+    // What the platform must do: the content to take down (with, for a
+    // confirmed report of an intimate image, its near-duplicates among past
+    // uploads) or to put back.
+    Json effect = Json::object();
+    if (action == "confirm" && before.fields.source == cases::Source::kNciiReport &&
+        before.state != cases::State::kClosed) {
+      s = ConfirmNcii(key, before, &effect);
+      if (!s.ok()) return s;
+    } else if ((action == "remove" || action == "confirm") && !before.fields.content_id.empty()) {
+      effect["remove"] = Json::array({before.fields.content_id});
+    } else if (action == "restore" && !before.fields.content_id.empty()) {
+      effect["restore"] = Json::array({before.fields.content_id});
+    }
     {
       std::lock_guard<std::mutex> lock(db_mu_);
       s = db_->Exec("BEGIN IMMEDIATE");
       if (s.ok()) s = cases_->Act(id, action, actor, note, &after);
       if (s.ok()) {
+        Json details{{"state", std::string(cases::StateName(after.state))}, {"note", note}};
+        for (const auto& [k, v] : effect.items()) details[k] = v;
         s = audit_->Append(audit::Event{.actor = actor,
                                         .action = "case." + action,
                                         .subject = std::to_string(id),
-                                        .details_json = Dump(Json{{"state", std::string(cases::StateName(after.state))},
-                                                                  {"note", note}})},
+                                        .details_json = Dump(details)},
                            nullptr);
+      }
+      if (s.ok() && (action == "confirm" || action == "remove" || action == "restore")) {
+        Json event{{"event", "case." + action}, {"case", CaseJson(after, /*with_details=*/false)}};
+        for (const auto& [k, v] : effect.items()) event[k] = v;
+        s = outbox_->Enqueue(db_.get(), "case." + action, "case-" + std::to_string(id) + "-" + action,
+                             Dump(event));
       }
       if (s.ok()) s = db_->Exec("COMMIT");
       if (!s.ok()) {
@@ -255,7 +423,10 @@ Status Service::Cases(const HttpRequest& req, const ApiKey& key, const std::vect
         return s;
       }
     }
-    JsonResponse(res, 200, CaseJson(after, /*with_details=*/false));
+    outbox_->Wake();
+    Json answer = CaseJson(after, /*with_details=*/false);
+    for (const auto& [k, v] : effect.items()) answer[k] = v;
+    JsonResponse(res, 200, answer);
     return Status::Ok();
   }
   return Status::NotFound("no such endpoint: " + req.path + " (see /v1/openapi.json)");

@@ -89,7 +89,8 @@ Status ParseWebhook(const Json& j, size_t i, WebhookEndpoint* e) {
 }  // namespace
 
 std::vector<std::string> DefaultWebhookEvents() {
-  return {"decision.block", "decision.quarantine", "decision.review"};
+  return {"decision.block", "decision.quarantine", "decision.review",
+          "case.confirm",   "case.remove",         "case.restore"};
 }
 
 Status ParseServerConfig(const std::string& text, ServerConfig* config) {
@@ -231,8 +232,21 @@ Status ParseServerConfig(const std::string& text, ServerConfig* config) {
         }
         if (!s.ok()) return s;
       }
+    } else if (key == "cases") {
+      if (!v.is_object()) return Bad(key, "must be an object");
+      for (const auto& [k, f] : v.items()) {
+        if (k == "ncii_bank") {
+          s = GetString(f, "cases.ncii_bank", &c.cases_ncii_bank);
+        } else if (k == "near_duplicate_days") {
+          s = GetInt(f, "cases.near_duplicate_days", 1, 3660, &n);
+          c.cases_near_duplicate_days = static_cast<int>(n);
+        } else {
+          return Unknown("cases.", k, "ncii_bank, near_duplicate_days");
+        }
+        if (!s.ok()) return s;
+      }
     } else {
-      return Unknown("", key, "listen, threads, tls, limits, policy, webhooks, index, guard");
+      return Unknown("", key, "listen, threads, tls, limits, policy, webhooks, index, guard, cases");
     }
     if (!s.ok()) return s;
   }

@@ -52,6 +52,11 @@ struct ServerConfig {
   std::vector<std::string> guard_classifiers;
   std::string guard_watermark_key_file;
   int guard_check_timeout_ms = 5000;
+  /// Cases (docs/cases.md): the bank a confirmed report of an intimate
+  /// image adds its PDQ to (empty: none), and how far back near-duplicates
+  /// of it are looked for among past scan decisions.
+  std::string cases_ncii_bank;
+  int cases_near_duplicate_days = 90;
   /// The file's content with secrets left as their references, canonical
   /// (keys sorted): what the audit log records as the configuration.
   std::string canonical_json = "{}";

@@ -312,6 +312,10 @@ void Service::Route(const HttpRequest& req, HttpResponse* res, size_t* route) {
   } else if (parts[1] == "cases") {
     *route = Metrics::RouteIndex("cases");
     if (with_scope(kScopeReview)) s = Cases(req, key, parts, res);
+  } else if (parts.size() == 2 && parts[1] == "appeals") {
+    *route = Metrics::RouteIndex("reports");
+    s = RequireMethod(req, {"POST"});
+    if (s.ok() && with_scope(kScopeScan)) s = Appeal(req, key, res);
   } else if (parts.size() == 3 && parts[1] == "reports" && parts[2] == "ncii") {
     *route = Metrics::RouteIndex("reports");
     s = RequireMethod(req, {"POST"});

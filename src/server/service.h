@@ -92,6 +92,11 @@ class Service final : public Server {
                HttpResponse* res);
   Status NciiReport(const HttpRequest& req, const ApiKey& key, HttpResponse* res);
   Status OpenCaseLocked(const cases::NewCase& c, const std::string& actor, cases::Case* out);
+  // POST /v1/appeals (scope scan): a user contests a decision.
+  Status Appeal(const HttpRequest& req, const ApiKey& key, HttpResponse* res);
+  // Banks a confirmed NCII report's PDQ and finds its near-duplicates among
+  // past uploads; *effect gets "remove", "pdq", "bank". Takes db_mu_.
+  Status ConfirmNcii(const ApiKey& key, const cases::Case& c, nlohmann::ordered_json* effect);
   Status RecordGuard(const ApiKey& key, const std::string& action, const std::string& id,
                      const std::string& account_id, const std::string& prompt, guard::PromptVerdict* verdict,
                      const nlohmann::ordered_json& extra, int64_t* case_id);

@@ -50,10 +50,10 @@ std::string_view SourceName(Source source);
 
 /// Where a case is in its life.
 enum class State : uint8_t {
-  kOpen = 0,    ///< "open": in the queue
-  kEscalated,   ///< "escalated": in the queue, for a senior moderator
-  kWaiting,     ///< "waiting": more information was requested; still in the queue
-  kClosed,      ///< "closed": acted on (see Case::outcome)
+  kOpen = 0,   ///< "open": in the queue
+  kEscalated,  ///< "escalated": in the queue, for a senior moderator
+  kWaiting,    ///< "waiting": more information was requested; still in the queue
+  kClosed,     ///< "closed": acted on (see Case::outcome)
 };
 
 /// "open", "escalated", "waiting", "closed".
