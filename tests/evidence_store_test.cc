@@ -40,9 +40,12 @@ class EvidenceStoreTest : public ::testing::Test {
     audit_.reset();
     conn_.reset();
     ASSERT_TRUE(sqlite::Conn::Open((dir_ / "service.db").string(), /*create=*/true, 4, &conn_).ok());
-    ASSERT_TRUE(audit::AuditLog::Open(conn_.get(), [this] { return now_ms_; }, &audit_).ok());
-    ASSERT_TRUE(EvidenceStore::Open(dir_.string(), conn_.get(), key, audit_.get(), RetentionPolicy(),
-                                    [this] { return now_ms_; }, &store_)
+    ASSERT_TRUE(audit::AuditLog::Open(
+                    conn_.get(), [this] { return now_ms_; }, &audit_)
+                    .ok());
+    ASSERT_TRUE(EvidenceStore::Open(
+                    dir_.string(), conn_.get(), key, audit_.get(), RetentionPolicy(),
+                    [this] { return now_ms_; }, &store_)
                     .ok());
   }
   std::vector<std::string> AuditActions() {

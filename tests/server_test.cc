@@ -804,21 +804,45 @@ TEST_F(ServerTest, CasesOpenFromScansGuardAndReportsAndModeratorsWorkThem) {
   EXPECT_EQ(one["details"]["content"]["content_id"], "post-77");
   EXPECT_EQ(Call("GET", "/v1/cases", review, "", 200)["cases"].size(), 2u);
 
+  // The held upload and the refused output are in the evidence store; a
+  // moderator reads one with a reason, which is audited.
+  const std::string held_path = "/v1/cases/" + std::to_string(held["case_id"].get<int64_t>()) + "/evidence";
+  Json ev = Call("GET", held_path, review, "", 200);
+  ASSERT_EQ(ev["evidence"].size(), 1u) << ev.dump();
+  EXPECT_EQ(ev["evidence"][0]["media_type"], "image/jpeg");
+  const std::string item = ev["evidence"][0]["id"];
+  auto got = client_->Get(held_path + "/" + item, Auth(review));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 400) << got->body;  // no reason given
+  got = client_->Get(held_path + "/" + item + "?reason=working%20the%20case", Auth(review));
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200) << got->body;
+  EXPECT_EQ(got->body, ReadFile(kFlower));
+  EXPECT_EQ(got->get_header_value("Cache-Control"), "no-store");
+  Call("GET", held_path + "/ev_0000", review, "", 404);
+  Json guard_ev = Call("GET", "/v1/cases/" + std::to_string(reported["case_id"].get<int64_t>()) + "/evidence",
+                       review, "", 200);
+  ASSERT_EQ(guard_ev["evidence"].size(), 1u) << guard_ev.dump();
+  EXPECT_EQ(guard_ev["evidence"][0]["media_type"], "image/png");
+
   server_->Shutdown(std::chrono::seconds(5));
   std::unique_ptr<audit::AuditLog> log;
   ASSERT_TRUE(audit::AuditLog::OpenFile(ServiceDbPath(dir_.path()), &log).ok());
-  int opens = 0, confirms = 0;
+  int opens = 0, confirms = 0, reads = 0;
   std::string all;
   ASSERT_TRUE(log->Export(0, INT64_MAX,
                           [&](const audit::Record& r) {
                             opens += r.event.action == "case.open";
                             confirms += r.event.action == "case.confirm";
+                            reads += r.event.action == "evidence.read";
                             all += audit::RecordToJson(r);
                             return Status::Ok();
                           })
                   .ok());
   EXPECT_EQ(opens, 3);
   EXPECT_EQ(confirms, 1);
+  EXPECT_EQ(reads, 1);
+  EXPECT_NE(all.find("working the case"), std::string::npos);
   EXPECT_EQ(all.find("person@example.org"), std::string::npos);  // contact details stay in the case
 }
 

@@ -47,7 +47,8 @@ CREATE INDEX evidence_expiry ON evidence (content_erased, content_expires_ms);
 };
 
 constexpr const char* kColumns =
-    "id, case_id, sha256, size, media_type, created_ms, content_expires_ms, reference_expires_ms, content_erased";
+    "id, case_id, sha256, size, media_type, created_ms, content_expires_ms, reference_expires_ms, "
+    "content_erased";
 
 void ReadRow(const sqlite::Stmt& q, EvidenceItem* it) {
   it->id = std::string(q.ColumnText(0));
@@ -149,8 +150,9 @@ Status NewEvidenceKey(EvidenceKey* key) {
   return Status::Ok();
 }
 
-EvidenceStore::EvidenceStore(std::string dir, sqlite::Conn* conn, const EvidenceKey& key, audit::AuditLog* audit,
-                             const RetentionPolicy& retention, std::function<int64_t()> clock_ms)
+EvidenceStore::EvidenceStore(std::string dir, sqlite::Conn* conn, const EvidenceKey& key,
+                             audit::AuditLog* audit, const RetentionPolicy& retention,
+                             std::function<int64_t()> clock_ms)
     : dir_(std::move(dir)),
       conn_(conn),
       key_(key),
@@ -160,9 +162,9 @@ EvidenceStore::EvidenceStore(std::string dir, sqlite::Conn* conn, const Evidence
 
 EvidenceStore::~EvidenceStore() { sodium_memzero(key_.bytes.data(), key_.bytes.size()); }
 
-Status EvidenceStore::Open(const std::string& dir, sqlite::Conn* conn, const EvidenceKey& key, audit::AuditLog* audit,
-                           const RetentionPolicy& retention, std::function<int64_t()> clock_ms,
-                           std::unique_ptr<EvidenceStore>* out) {
+Status EvidenceStore::Open(const std::string& dir, sqlite::Conn* conn, const EvidenceKey& key,
+                           audit::AuditLog* audit, const RetentionPolicy& retention,
+                           std::function<int64_t()> clock_ms, std::unique_ptr<EvidenceStore>* out) {
   Status s = Sodium();
   if (!s.ok()) return s;
   if (retention.content_ms <= 0 || retention.reference_ms < retention.content_ms) {
@@ -181,7 +183,8 @@ Status EvidenceStore::Open(const std::string& dir, sqlite::Conn* conn, const Evi
 
 int64_t EvidenceStore::Now() const {
   if (clock_ms_) return clock_ms_();
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -192,7 +195,8 @@ Status EvidenceStore::Put(int64_t case_id, std::span<const uint8_t> content, std
   if (content.empty() || content.size() > kMaxContentBytes) {
     return Status::InvalidArgument("evidence content must be 1 byte to 256 MiB");
   }
-  if (media_type.empty() || media_type.size() > 100) return Status::InvalidArgument("evidence needs a media type");
+  if (media_type.empty() || media_type.size() > 100)
+    return Status::InvalidArgument("evidence needs a media type");
   uint8_t rid[16];
   randombytes_buf(rid, sizeof rid);
   EvidenceItem it;
@@ -211,16 +215,16 @@ Status EvidenceStore::Put(int64_t case_id, std::span<const uint8_t> content, std
   randombytes_buf(nonce, kNonceBytes);
   unsigned long long sealed_len = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + kNonceBytes, &sealed_len, content.data(), content.size(),
-                                             reinterpret_cast<const uint8_t*>(it.id.data()), it.id.size(), nullptr,
-                                             nonce, key_.bytes.data());
+                                             reinterpret_cast<const uint8_t*>(it.id.data()), it.id.size(),
+                                             nullptr, nonce, key_.bytes.data());
   sealed.resize(sizeof kMagic + kNonceBytes + sealed_len);
   Status s = WriteFileDurably(PathOf(it.id), sealed);
   if (!s.ok()) return s;
   // The index row and its audit record together; on failure the file goes.
   s = conn_->Exec("SAVEPOINT evidence_put");
   if (s.ok()) {
-    const std::string sql = std::string("INSERT INTO evidence (") + kColumns +
-                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)";
+    const std::string sql =
+        std::string("INSERT INTO evidence (") + kColumns + ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)";
     sqlite::Stmt ins(conn_, sql.c_str());
     ins.Text(1, it.id);
     ins.Int(2, it.case_id);
@@ -278,11 +282,12 @@ Status EvidenceStore::Get(const std::string& id, const std::string& actor, std::
     return Status::NotFound("evidence " + id + ": the content's retention ended; only its reference is kept");
   }
   // The access is recorded first: no record, no content.
-  s = audit_->Append(audit::Event{.actor = actor,
-                                  .action = "evidence.read",
-                                  .subject = id,
-                                  .details_json = Details({{"case", it.case_id}, {"reason", std::string(reason)}})},
-                     nullptr);
+  s = audit_->Append(
+      audit::Event{.actor = actor,
+                   .action = "evidence.read",
+                   .subject = id,
+                   .details_json = Details({{"case", it.case_id}, {"reason", std::string(reason)}})},
+      nullptr);
   if (!s.ok()) return s;
   std::error_code ec;
   const std::string path = PathOf(id);
@@ -311,8 +316,8 @@ Status EvidenceStore::Get(const std::string& id, const std::string& actor, std::
   content->resize(body_len - kTagBytes);
   unsigned long long len = 0;
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(content->data(), &len, nullptr, body, body_len,
-                                                 reinterpret_cast<const uint8_t*>(id.data()), id.size(), nonce,
-                                                 key_.bytes.data()) != 0) {
+                                                 reinterpret_cast<const uint8_t*>(id.data()), id.size(),
+                                                 nonce, key_.bytes.data()) != 0) {
     content->clear();
     return Status::Corrupt("evidence " + id + ": the file was altered, moved, or sealed under another key");
   }
@@ -327,7 +332,8 @@ Status EvidenceStore::Get(const std::string& id, const std::string& actor, std::
 
 Status EvidenceStore::List(int64_t case_id, std::vector<EvidenceItem>* out) {
   out->clear();
-  const std::string sql = std::string("SELECT ") + kColumns + " FROM evidence WHERE case_id = ?1 ORDER BY created_ms, id";
+  const std::string sql =
+      std::string("SELECT ") + kColumns + " FROM evidence WHERE case_id = ?1 ORDER BY created_ms, id";
   sqlite::Stmt q(conn_, sql.c_str());
   q.Int(1, case_id);
   bool row = false;

@@ -429,6 +429,52 @@ Status Service::Cases(const HttpRequest& req, const ApiKey& key, const std::vect
     JsonResponse(res, 200, answer);
     return Status::Ok();
   }
+  // /v1/cases/{id}/evidence: what the evidence store holds for the case;
+  // /v1/cases/{id}/evidence/{item}?reason=...: one item's content, the read
+  // recorded in the audit log with the reason before it is opened.
+  if ((parts.size() == 4 || parts.size() == 5) && parts[3] == "evidence") {
+    Status s = RequireMethod(req, {"GET"});
+    if (!s.ok()) return s;
+    std::vector<report::EvidenceItem> items;
+    {
+      std::lock_guard<std::mutex> lock(db_mu_);
+      cases::Case c;
+      s = cases_->Get(id, &c, nullptr);
+      if (s.ok()) s = evidence_->List(id, &items);
+    }
+    if (!s.ok()) return s;
+    if (parts.size() == 4) {
+      Json list = Json::array();
+      for (const report::EvidenceItem& it : items) {
+        list.push_back(Json{{"id", it.id},
+                            {"media_type", it.media_type},
+                            {"size", it.size},
+                            {"sha256", it.sha256},
+                            {"stored", audit::FormatTimeMs(it.created_ms)},
+                            {"content_until", audit::FormatTimeMs(it.content_expires_ms)},
+                            {"content_erased", it.content_erased}});
+      }
+      JsonResponse(res, 200, Json{{"case", id}, {"evidence", list}});
+      return Status::Ok();
+    }
+    const bool of_case = std::any_of(items.begin(), items.end(),
+                                     [&](const report::EvidenceItem& it) { return it.id == parts[4]; });
+    if (!of_case) return Status::NotFound("case " + parts[2] + " has no evidence " + parts[4]);
+    const std::string reason = Param(QueryParams(req.query), "reason");
+    std::vector<uint8_t> content;
+    report::EvidenceItem item;
+    {
+      std::lock_guard<std::mutex> lock(db_mu_);
+      s = evidence_->Get(parts[4], "key:" + key.id, reason, &content, &item);
+    }
+    if (!s.ok()) return s;
+    res->status = 200;
+    res->content_type = item.media_type;
+    res->body.assign(content.begin(), content.end());
+    res->headers.emplace_back("Cache-Control", "no-store");
+    res->headers.emplace_back("X-Content-Type-Options", "nosniff");
+    return Status::Ok();
+  }
   return Status::NotFound("no such endpoint: " + req.path + " (see /v1/openapi.json)");
 }
 

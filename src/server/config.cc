@@ -240,8 +240,10 @@ Status ParseServerConfig(const std::string& text, ServerConfig* config) {
         } else if (k == "near_duplicate_days") {
           s = GetInt(f, "cases.near_duplicate_days", 1, 3660, &n);
           c.cases_near_duplicate_days = static_cast<int>(n);
+        } else if (k == "evidence_key_file") {
+          s = GetString(f, "cases.evidence_key_file", &c.cases_evidence_key_file);
         } else {
-          return Unknown("cases.", k, "ncii_bank, near_duplicate_days");
+          return Unknown("cases.", k, "ncii_bank, near_duplicate_days, evidence_key_file");
         }
         if (!s.ok()) return s;
       }

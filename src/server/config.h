@@ -57,6 +57,9 @@ struct ServerConfig {
   /// of it are looked for among past scan decisions.
   std::string cases_ncii_bank;
   int cases_near_duplicate_days = 90;
+  /// The evidence store's key file (64 hex digits); empty:
+  /// DATA_DIR/evidence.key, made on first start.
+  std::string cases_evidence_key_file;
   /// The file's content with secrets left as their references, canonical
   /// (keys sorted): what the audit log records as the configuration.
   std::string canonical_json = "{}";

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -442,6 +443,23 @@ Status Service::HashVideoOnly(const HttpRequest& req, std::string_view bytes, Ht
 
 namespace {
 
+// The media type of an upload, judged from its bytes.
+std::string MediaTypeOf(std::string_view bytes) {
+  const media::ImageFormat f = media::DetectFormat(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  switch (f) {
+    case media::ImageFormat::kUnknown:
+      return "application/octet-stream";
+    case media::ImageFormat::kPnm:
+      return "image/x-portable-anymap";
+    default: {
+      std::string name(media::ImageFormatName(f));
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return "image/" + name;
+    }
+  }
+}
+
 // The case a scan decision held for review opens: the most severe category
 // matched decides its severity (CSAM and NCII 1, terrorism 2, others 3).
 cases::NewCase ReviewCase(const policy::ScanResult& r, const std::string& decision_id,
@@ -557,6 +575,13 @@ Status Service::Scan(const HttpRequest& req, const ApiKey& key, HttpResponse* re
     if (d.actions.review) {
       cases::Case opened;
       s = OpenCaseLocked(ReviewCase(r, id, content_id), actor, &opened);
+      // The upload itself goes to the evidence store (sealed, audited), the
+      // only place media is kept, for the moderator who works the case.
+      if (s.ok()) {
+        s = evidence_->Put(
+            opened.id, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+            MediaTypeOf(bytes), actor, nullptr);
+      }
       if (!s.ok()) {
         db_->Exec("ROLLBACK");
         return s;
@@ -768,7 +793,7 @@ Status ParseGuardRequest(const HttpRequest& req, GuardRoute route, GuardRequest*
 // input, the photo's SHA-256, PDQ, face count and bank matches).
 Status Service::RecordGuard(const ApiKey& key, const std::string& action, const std::string& id,
                             const std::string& account_id, const std::string& prompt, guard::PromptVerdict* v,
-                            const Json& extra, int64_t* case_id) {
+                            const Json& extra, std::span<const uint8_t> image, int64_t* case_id) {
   *case_id = 0;
   std::lock_guard<std::mutex> lock(db_mu_);
   // The account's strikes and limits first: they can raise the decision.
@@ -822,6 +847,17 @@ Status Service::RecordGuard(const ApiKey& key, const std::string& action, const 
     cases::Case opened;
     s = OpenCaseLocked(c, "key:" + key.id, &opened);
     if (s.ok()) *case_id = opened.id;
+    // The request itself is the evidence: the prompt, and the photo or the
+    // generated image, sealed in the evidence store (never in a record).
+    if (s.ok() && !prompt.empty()) {
+      s = evidence_->Put(
+          opened.id, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(prompt.data()), prompt.size()),
+          "text/plain; charset=utf-8", "key:" + key.id, nullptr);
+    }
+    if (s.ok() && !image.empty()) {
+      const std::string_view view(reinterpret_cast<const char*>(image.data()), image.size());
+      s = evidence_->Put(opened.id, image, MediaTypeOf(view), "key:" + key.id, nullptr);
+    }
   }
   if (s.ok()) s = db_->Exec("COMMIT");
   if (!s.ok()) db_->Exec("ROLLBACK");
@@ -839,7 +875,7 @@ Status Service::GuardPrompt(const HttpRequest& req, const ApiKey& key, HttpRespo
   guard::PromptVerdict verdict = guard_->Screen(r.prompt);
   const std::string id = NewDecisionId(NowMs());
   int64_t case_id = 0;
-  s = RecordGuard(key, "guard.prompt", id, r.account_id, r.prompt, &verdict, Json::object(), &case_id);
+  s = RecordGuard(key, "guard.prompt", id, r.account_id, r.prompt, &verdict, Json::object(), {}, &case_id);
   if (!s.ok()) return s;  // fail closed: no record, no answer
   Json answer{{"id", id}, {"account_id", r.account_id}};
   if (case_id != 0) answer["case_id"] = case_id;
@@ -879,7 +915,7 @@ Status Service::GuardInput(const HttpRequest& req, const ApiKey& key, HttpRespon
              {"faces", verdict.faces.size()},
              {"input_matches", matches}};
   int64_t case_id = 0;
-  s = RecordGuard(key, "guard.input", id, r.account_id, r.prompt, &verdict.verdict, extra, &case_id);
+  s = RecordGuard(key, "guard.input", id, r.account_id, r.prompt, &verdict.verdict, extra, r.image, &case_id);
   if (!s.ok()) return s;
   Json answer{{"id", id}, {"account_id", r.account_id}};
   if (case_id != 0) answer["case_id"] = case_id;
@@ -939,7 +975,8 @@ Status Service::GuardOutput(const HttpRequest& req, const ApiKey& key, HttpRespo
   // The verdict as recorded: strikes may still turn an allow into a block,
   // and then the marked image is withheld.
   int64_t case_id = 0;
-  s = RecordGuard(key, "guard.output", id, r.account_id, r.prompt, &verdict.verdict, extra, &case_id);
+  s = RecordGuard(key, "guard.output", id, r.account_id, r.prompt, &verdict.verdict, extra, r.image,
+                  &case_id);
   if (!s.ok()) return s;
   if (verdict.verdict.decision != guard::Decision::kAllow) verdict.marked.clear();
   Json answer{{"id", id}, {"account_id", r.account_id}};

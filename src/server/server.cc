@@ -50,30 +50,32 @@ Status SplitListen(const std::string& listen, std::string* host, uint16_t* port)
   return Status::Ok();
 }
 
-// Reads the watermark key from `path`, or, when `create` and the file does
-// not exist, makes a new random key there (mode 0600) first.
-Status ReadOrCreateWatermarkKey(const std::string& path, bool create, guard::WatermarkKey* key) {
+// Reads a key file's first line (64 hex digits) into *hex, or, when
+// `create` and the file does not exist, makes a new random key there (mode
+// 0600) first. `what` names the key in errors.
+Status ReadOrCreateKeyFile(const std::string& path, bool create, const char* what, std::string* hex) {
   std::error_code ec;
   if (create && !std::filesystem::exists(path, ec)) {
     unsigned char bytes[32];
-    if (RAND_bytes(bytes, sizeof(bytes)) != 1) return Status::Internal("watermark key: no randomness");
-    const std::string hex = hash::ToHex(std::span<const uint8_t>(bytes, sizeof(bytes))) + "\n";
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1) return Status::Internal(std::string(what) + ": no randomness");
+    const std::string text = hash::ToHex(std::span<const uint8_t>(bytes, sizeof(bytes))) + "\n";
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) return Status::IoError("watermark key: cannot create " + path + ": " + std::strerror(errno));
-    const bool written = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size());
+    if (fd < 0)
+      return Status::IoError(std::string(what) + ": cannot create " + path + ": " + std::strerror(errno));
+    const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
     const bool synced = ::fsync(fd) == 0;
     ::close(fd);
-    if (!written || !synced) return Status::IoError("watermark key: cannot write " + path);
+    if (!written || !synced) return Status::IoError(std::string(what) + ": cannot write " + path);
   }
   std::ifstream in(path);
-  if (!in) return Status::NotFound("watermark key: cannot read " + path);
-  std::string text;
-  std::getline(in, text);
-  while (!text.empty() && (text.back() == '\r' || text.back() == ' ')) text.pop_back();
-  Status s = guard::ParseWatermarkKey(text, key);
-  if (!s.ok()) return Status::InvalidArgument("watermark key " + path + ": " + s.message());
+  if (!in) return Status::NotFound(std::string(what) + ": cannot read " + path);
+  std::getline(in, *hex);
+  while (!hex->empty() && (hex->back() == '\r' || hex->back() == ' ')) hex->pop_back();
   return Status::Ok();
 }
+
+// How often the background thread enforces evidence retention.
+constexpr std::chrono::minutes kEvidenceSweepInterval{60};
 
 }  // namespace
 
@@ -175,6 +177,20 @@ Status Service::Init() {
   if (!s.ok()) return s;
   s = cases::CaseStore::Open(db_.get(), cases::CasePolicy(), clock, &cases_);
   if (!s.ok()) return s;
+  {
+    // The evidence store's key: DATA_DIR/evidence.key (made on first
+    // start) unless the configuration names one, which must exist.
+    const std::string key_path = config_.cases_evidence_key_file.empty() ? options_.data_dir + "/evidence.key"
+                                                                         : config_.cases_evidence_key_file;
+    std::string hex;
+    report::EvidenceKey key;
+    s = ReadOrCreateKeyFile(key_path, config_.cases_evidence_key_file.empty(), "evidence key", &hex);
+    if (s.ok()) s = report::ParseEvidenceKey(hex, &key);
+    if (!s.ok()) return Status::InvalidArgument("evidence key " + key_path + ": " + s.message());
+    s = report::EvidenceStore::Open(options_.data_dir, db_.get(), key, audit_.get(),
+                                    report::RetentionPolicy(), clock, &evidence_);
+    if (!s.ok()) return s;
+  }
   s = LoadOutputGuard();
   if (!s.ok()) return s;
   static const char* const kDecisionMigrations[] = {
@@ -280,7 +296,23 @@ void Service::LoadAndFollow() {
   // refresh interval; changes made through this server apply before it
   // answers (BankChanged).
   auto last_prefault = std::chrono::steady_clock::now();
+  auto last_sweep = std::chrono::steady_clock::now() - kEvidenceSweepInterval;
   while (!stopping_.load()) {
+    if (std::chrono::steady_clock::now() - last_sweep >= kEvidenceSweepInterval) {
+      // Evidence past its retention is erased (docs/evidence.md).
+      report::SweepResult swept;
+      Status e;
+      {
+        std::lock_guard<std::mutex> lock(db_mu_);
+        e = evidence_->Sweep(&swept);
+      }
+      if (!e.ok()) Log("evidence_sweep_failed", nlohmann::ordered_json{{"error", e.message()}});
+      if (swept.contents_erased + swept.references_deleted > 0) {
+        Log("evidence_swept", nlohmann::ordered_json{{"contents_erased", swept.contents_erased},
+                                                     {"references_deleted", swept.references_deleted}});
+      }
+      last_sweep = std::chrono::steady_clock::now();
+    }
     {
       std::unique_lock<std::mutex> lock(stop_mu_);
       stop_cv_.wait_for(lock, std::chrono::milliseconds(config_.refresh_interval_ms),
@@ -372,8 +404,10 @@ Status Service::LoadOutputGuard() {
   const std::string key_path = config_.guard_watermark_key_file.empty() ? options_.data_dir + "/watermark.key"
                                                                         : config_.guard_watermark_key_file;
   wm_key_ = std::make_unique<guard::WatermarkKey>();
-  Status s = ReadOrCreateWatermarkKey(key_path, config_.guard_watermark_key_file.empty(), wm_key_.get());
-  if (!s.ok()) return s;
+  std::string hex;
+  Status s = ReadOrCreateKeyFile(key_path, config_.guard_watermark_key_file.empty(), "watermark key", &hex);
+  if (s.ok()) s = guard::ParseWatermarkKey(hex, wm_key_.get());
+  if (!s.ok()) return Status::InvalidArgument("watermark key " + key_path + ": " + s.message());
   for (const std::string& text : config_.guard_classifiers) {
     guard::ClassifierSpec spec;
     s = guard::ParseClassifierSpec(text, &spec);

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +32,7 @@
 #include "safeguard/guard/prompt_guard.h"
 #include "safeguard/guard/watermark.h"
 #include "safeguard/hash/image_hasher.h"
+#include "safeguard/report/evidence_store.h"
 #include "safeguard/server/api_keys.h"
 #include "safeguard/server/server.h"
 #include "safeguard/server/webhooks.h"
@@ -99,7 +101,7 @@ class Service final : public Server {
   Status ConfirmNcii(const ApiKey& key, const cases::Case& c, nlohmann::ordered_json* effect);
   Status RecordGuard(const ApiKey& key, const std::string& action, const std::string& id,
                      const std::string& account_id, const std::string& prompt, guard::PromptVerdict* verdict,
-                     const nlohmann::ordered_json& extra, int64_t* case_id);
+                     const nlohmann::ordered_json& extra, std::span<const uint8_t> image, int64_t* case_id);
   Status Readyz(HttpResponse* res);
   void MetricsText(HttpResponse* res);
 
@@ -119,8 +121,9 @@ class Service final : public Server {
   std::unique_ptr<bank::Store> store_;
   std::unique_ptr<guard::PromptGuard> guard_;
   std::unique_ptr<guard::FaceDetector> faces_;
-  std::unique_ptr<guard::AccountLimits> accounts_;  // on db_, under db_mu_
-  std::unique_ptr<cases::CaseStore> cases_;         // on db_, under db_mu_
+  std::unique_ptr<guard::AccountLimits> accounts_;   // on db_, under db_mu_
+  std::unique_ptr<cases::CaseStore> cases_;          // on db_, under db_mu_
+  std::unique_ptr<report::EvidenceStore> evidence_;  // on db_, under db_mu_
   // The output guard: the NSFW classifier first (empty when its model is
   // missing: the route answers 503), then the operator's; the watermark key.
   std::vector<std::unique_ptr<guard::ImageClassifier>> classifiers_;

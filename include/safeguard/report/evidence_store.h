@@ -91,9 +91,9 @@ class EvidenceStore {
   /// Opens the store: files under `dir`/evidence (created, mode 0700), the
   /// index in `conn`, access recorded in `audit`; all must outlive it.
   /// `clock_ms` gives milliseconds since the epoch (empty: the system clock).
-  static Status Open(const std::string& dir, sqlite::Conn* conn, const EvidenceKey& key, audit::AuditLog* audit,
-                     const RetentionPolicy& retention, std::function<int64_t()> clock_ms,
-                     std::unique_ptr<EvidenceStore>* out);
+  static Status Open(const std::string& dir, sqlite::Conn* conn, const EvidenceKey& key,
+                     audit::AuditLog* audit, const RetentionPolicy& retention,
+                     std::function<int64_t()> clock_ms, std::unique_ptr<EvidenceStore>* out);
 
   ~EvidenceStore();
   EvidenceStore(const EvidenceStore&) = delete;
@@ -109,8 +109,8 @@ class EvidenceStore {
   /// the content is opened; a failed record means no content. kNotFound for
   /// an unknown id or content past its retention; kCorrupt if the file was
   /// altered, moved, or sealed under another key.
-  Status Get(const std::string& id, const std::string& actor, std::string_view reason, std::vector<uint8_t>* content,
-             EvidenceItem* item);
+  Status Get(const std::string& id, const std::string& actor, std::string_view reason,
+             std::vector<uint8_t>* content, EvidenceItem* item);
 
   /// The items of a case (references included after their content was
   /// erased), oldest first.
