@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -905,6 +906,55 @@ TEST_F(ServerTest, ConfirmedReportsJoinTheNciiBankAndAppealsCanReverse) {
                   .ok());
   EXPECT_EQ(restores, 1);
   EXPECT_EQ(banked, 1);
+
+  // The transparency report over these records, through the CLI.
+  const std::string out = dir_.path() + "/report";
+  auto run = [](const std::string& cmd, std::string* text) {
+    FILE* p = popen(cmd.c_str(), "r");
+    if (p == nullptr) return -1;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) text->append(buf, n);
+    const int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  };
+  const std::string cli =
+      std::string("'") + SAFEGUARD_CLI_PATH + "' report transparency --data '" + dir_.path() + "'";
+  std::string text;
+  ASSERT_EQ(
+      run(cli + " --from 2000-01-01 --to 2100-01-01 --territorial-scope DE,FR --out '" + out + "'", &text), 0)
+      << text;
+  Json sum = Json::parse(text, nullptr, false);
+  EXPECT_EQ(sum["decisions"], 3) << text;
+  EXPECT_EQ(sum["restricted"], 1);
+  EXPECT_EQ(sum["statements_of_reasons"], 1);
+  EXPECT_EQ(sum["cases_opened"], 4);  // the held upload, the report, the NCII block (block + review), the appeal
+  EXPECT_EQ(sum["cases_closed"], 2);
+  EXPECT_EQ(sum["appeals"], 1);
+  EXPECT_EQ(sum["reversals"], 1);
+  std::ifstream sor_in(out + "/statements_of_reasons.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(sor_in, line));
+  Json sor = Json::parse(line);
+  EXPECT_EQ(sor["puid"], again["decision_id"]);
+  EXPECT_EQ(sor["category"], "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR");
+  EXPECT_EQ(sor["decision_ground"], "DECISION_GROUND_ILLEGAL_CONTENT");
+  EXPECT_EQ(sor["decision_visibility"][0], "DECISION_VISIBILITY_CONTENT_REMOVED");
+  EXPECT_EQ(sor["territorial_scope"], (Json{"DE", "FR"}));
+  EXPECT_EQ(sor["automated_detection"], "Yes");
+  EXPECT_FALSE(std::getline(sor_in, line));
+  const std::string html = ReadFile(out + "/transparency.html");
+  EXPECT_NE(html.find("transparency report"), std::string::npos);
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(ReadFile(out + "/cases.csv").find("ncii_report,1,1,0,"), std::string::npos)
+      << ReadFile(out + "/cases.csv");
+  EXPECT_NE(ReadFile(out + "/appeals.csv").find("1,1,1,0"), std::string::npos);
+  // Dates that are not dates, and a reversed period, are refused.
+  text.clear();
+  EXPECT_EQ(run(cli + " --from yesterday --to 2100-01-01 --out '" + out + "' 2>&1", &text), 2) << text;
+  text.clear();
+  EXPECT_EQ(run(cli + " --from 2100-01-01 --to 2000-01-01 --out '" + out + "' 2>&1", &text), 2) << text;
+  EXPECT_NE(text.find("--to must be after --from"), std::string::npos) << text;
 }
 
 TEST_F(ServerTest, GuardConfigRefusesABadClassifierOrKey) {

@@ -12,6 +12,7 @@
 #include "compare_command.h"
 #include "guard_command.h"
 #include "hash_command.h"
+#include "report_command.h"
 #include "serve_command.h"
 
 namespace {
@@ -80,6 +81,8 @@ int main(int argc, char** argv) {
   safeguard::cli::RegisterAuditCommands(&app, &audit_args);
   safeguard::cli::GuardCommandArgs guard_args;
   safeguard::cli::RegisterGuardCommands(&app, &guard_args);
+  safeguard::cli::ReportCommandArgs report_args;
+  safeguard::cli::RegisterReportCommands(&app, &report_args);
 
   try {
     app.parse(argc, argv);
@@ -107,5 +110,6 @@ int main(int argc, char** argv) {
   if (safeguard::cli::RunAuditCommands(app, audit_args, std::cout, std::cerr, &exit_code)) return exit_code;
   if (safeguard::cli::RunGuardCommands(app, guard_args, std::cin, std::cout, std::cerr, &exit_code))
     return exit_code;
+  if (safeguard::cli::RunReportCommands(app, report_args, std::cout, std::cerr, &exit_code)) return exit_code;
   return 2;
 }
