@@ -928,7 +928,8 @@ TEST_F(ServerTest, ConfirmedReportsJoinTheNciiBankAndAppealsCanReverse) {
   EXPECT_EQ(sum["decisions"], 3) << text;
   EXPECT_EQ(sum["restricted"], 1);
   EXPECT_EQ(sum["statements_of_reasons"], 1);
-  EXPECT_EQ(sum["cases_opened"], 4);  // the held upload, the report, the NCII block (block + review), the appeal
+  EXPECT_EQ(sum["cases_opened"],
+            4);  // the held upload, the report, the NCII block (block + review), the appeal
   EXPECT_EQ(sum["cases_closed"], 2);
   EXPECT_EQ(sum["appeals"], 1);
   EXPECT_EQ(sum["reversals"], 1);

@@ -34,7 +34,8 @@ void RegisterReportCommands(CLI::App* app, ReportCommandArgs* args) {
   CLI::App* t = report->add_subcommand(
       "transparency", "Write the transparency report (HTML, CSV, DSA statements of reasons) for a period");
   t->add_option("--from", args->from, "First day (YYYY-MM-DD, UTC) or RFC 3339 time")->required();
-  t->add_option("--to", args->to, "Day after the last (YYYY-MM-DD, UTC) or RFC 3339 time; exclusive")->required();
+  t->add_option("--to", args->to, "Day after the last (YYYY-MM-DD, UTC) or RFC 3339 time; exclusive")
+      ->required();
   t->add_option("--out", args->out_dir, "Folder to write the files into")->required();
   t->add_option("--data", args->data_dir, "The server's data directory (default: ~/.local/share/safeguard)");
   t->add_option("--territorial-scope", args->territorial_scope,
@@ -42,8 +43,8 @@ void RegisterReportCommands(CLI::App* app, ReportCommandArgs* args) {
   t->add_option("--name", args->name, "The service's name, for the title")->capture_default_str();
 }
 
-bool RunReportCommands(const CLI::App& app, const ReportCommandArgs& args, std::ostream& out, std::ostream& err,
-                       int* exit_code) {
+bool RunReportCommands(const CLI::App& app, const ReportCommandArgs& args, std::ostream& out,
+                       std::ostream& err, int* exit_code) {
   const CLI::App* report = app.get_subcommand("report");
   if (!report->parsed()) return false;
   auto fail = [&](const Status& s) {

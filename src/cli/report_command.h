@@ -35,8 +35,8 @@ struct ReportCommandArgs {
 void RegisterReportCommands(CLI::App* app, ReportCommandArgs* args);
 
 /// Runs it if it was given (true), setting *exit_code.
-bool RunReportCommands(const CLI::App& app, const ReportCommandArgs& args, std::ostream& out, std::ostream& err,
-                       int* exit_code);
+bool RunReportCommands(const CLI::App& app, const ReportCommandArgs& args, std::ostream& out,
+                       std::ostream& err, int* exit_code);
 
 }  // namespace safeguard::cli
 

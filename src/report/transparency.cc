@@ -20,8 +20,9 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-const char* const kEea[] = {"AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IS", "IE",
-                            "IT", "LV", "LI", "LT", "LU", "MT", "NL", "NO", "PL", "PT", "RO", "SK", "SI", "ES", "SE"};
+const char* const kEea[] = {"AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR",
+                            "DE", "GR", "HU", "IS", "IE", "IT", "LV", "LI", "LT", "LU",
+                            "MT", "NL", "NO", "PL", "PT", "RO", "SK", "SI", "ES", "SE"};
 
 bool TableExists(sqlite::Conn* conn, const char* name) {
   sqlite::Stmt q(conn, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
@@ -95,8 +96,10 @@ std::string Bars(const std::vector<std::pair<std::string, double>>& rows, const 
     char value[64];
     std::snprintf(value, sizeof value, "%.0f %s", rows[i].second, unit.c_str());
     svg << "<text x='0' y='" << y + 14 << "' font-size='12'>" << Html(rows[i].first) << "</text>"
-        << "<rect x='" << label_w << "' y='" << y << "' width='" << std::max(w, 1) << "' height='16' fill='#3b6ea5'/>"
-        << "<text x='" << label_w + std::max(w, 1) + 6 << "' y='" << y + 13 << "' font-size='12'>" << value << "</text>";
+        << "<rect x='" << label_w << "' y='" << y << "' width='" << std::max(w, 1)
+        << "' height='16' fill='#3b6ea5'/>"
+        << "<text x='" << label_w + std::max(w, 1) + 6 << "' y='" << y + 13 << "' font-size='12'>" << value
+        << "</text>";
     if (i < targets.size() && targets[i] > 0) {
       const int x = label_w + static_cast<int>(bar_w * targets[i] / top);
       svg << "<line x1='" << x << "' x2='" << x << "' y1='" << y - 2 << "' y2='" << y + 18
@@ -126,7 +129,8 @@ Json StatementOfReasons(const std::string& id, int64_t time_ms, const Json& reco
   s["puid"] = id;
   s["decision_visibility"] =
       Json::array({block ? "DECISION_VISIBILITY_CONTENT_REMOVED" : "DECISION_VISIBILITY_CONTENT_DISABLED"});
-  s["content_type"] = Json::array({record.value("media", "image") == "video" ? "CONTENT_TYPE_VIDEO" : "CONTENT_TYPE_IMAGE"});
+  s["content_type"] =
+      Json::array({record.value("media", "image") == "video" ? "CONTENT_TYPE_VIDEO" : "CONTENT_TYPE_IMAGE"});
   std::string facts;
   if (kind == "match") {
     std::string banks;
@@ -136,16 +140,19 @@ Json StatementOfReasons(const std::string& id, int64_t time_ms, const Json& reco
     }
     facts = "The upload matched a list of known " + category + " material: " + banks + ".";
   } else if (kind == "undecodable") {
-    facts = "The upload could not be decoded and checked, and the service's policy refuses what it cannot check.";
+    facts =
+        "The upload could not be decoded and checked, and the service's policy refuses what it cannot check.";
   } else {
     facts = "Decision " + action + " (" + kind + ").";
   }
   if (category == "csam" || category == "ncii" || category == "terrorism") {
     s["decision_ground"] = "DECISION_GROUND_ILLEGAL_CONTENT";
     s["illegal_content_legal_ground"] =
-        category == "csam"   ? "Directive 2011/93/EU on combating the sexual abuse and sexual exploitation of children"
-        : category == "ncii" ? "Directive (EU) 2024/1385, Article 5 (non-consensual sharing of intimate material)"
-                             : "Regulation (EU) 2021/784 on addressing the dissemination of terrorist content online";
+        category == "csam"
+            ? "Directive 2011/93/EU on combating the sexual abuse and sexual exploitation of children"
+        : category == "ncii"
+            ? "Directive (EU) 2024/1385, Article 5 (non-consensual sharing of intimate material)"
+            : "Regulation (EU) 2021/784 on addressing the dissemination of terrorist content online";
     s["illegal_content_explanation"] = facts;
     s["category"] = category == "csam"   ? "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"
                     : category == "ncii" ? "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR"
@@ -176,7 +183,8 @@ Status WriteTransparencyReport(sqlite::Conn* db, const TransparencyOptions& o, T
   for (const std::string& c : scope) {
     if (c.size() != 2 || !std::isupper(static_cast<unsigned char>(c[0])) ||
         !std::isupper(static_cast<unsigned char>(c[1]))) {
-      return Status::InvalidArgument("territorial scope \"" + c + "\" is not a two-letter country code (e.g. DE)");
+      return Status::InvalidArgument("territorial scope \"" + c +
+                                     "\" is not a two-letter country code (e.g. DE)");
     }
   }
   std::error_code ec;
@@ -190,7 +198,9 @@ Status WriteTransparencyReport(sqlite::Conn* db, const TransparencyOptions& o, T
   std::map<std::tuple<std::string, std::string, std::string>, int64_t> volumes;
   std::string sor;
   if (TableExists(db, "decisions")) {
-    sqlite::Stmt q(db, "SELECT id, time_ms, record FROM decisions WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY time_ms");
+    sqlite::Stmt q(
+        db,
+        "SELECT id, time_ms, record FROM decisions WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY time_ms");
     q.Int(1, o.from_ms);
     q.Int(2, o.to_ms);
     bool row = false;
@@ -229,7 +239,8 @@ Status WriteTransparencyReport(sqlite::Conn* db, const TransparencyOptions& o, T
     Status s = audit::AuditLog::Open(db, {}, &log);
     if (s.ok()) {
       s = log->Export(o.from_ms, o.to_ms, [&](const audit::Record& r) {
-        if (r.event.action.rfind("guard.", 0) != 0 || r.event.action == "guard.reinstate") return Status::Ok();
+        if (r.event.action.rfind("guard.", 0) != 0 || r.event.action == "guard.reinstate")
+          return Status::Ok();
         const Json d = Json::parse(r.event.details_json, nullptr, false);
         const std::string decision = d.is_object() ? d.value("decision", "?") : "?";
         ++guard[{r.event.action.substr(6), decision}];
@@ -295,7 +306,8 @@ Status WriteTransparencyReport(sqlite::Conn* db, const TransparencyOptions& o, T
   // The files.
   std::string csv = "category,detection,action,count\n";
   for (const auto& [k, n] : volumes) {
-    csv += Csv(std::get<0>(k)) + "," + Csv(std::get<1>(k)) + "," + Csv(std::get<2>(k)) + "," + std::to_string(n) + "\n";
+    csv += Csv(std::get<0>(k)) + "," + Csv(std::get<1>(k)) + "," + Csv(std::get<2>(k)) + "," +
+           std::to_string(n) + "\n";
   }
   Status s = WriteFile(out / "decisions.csv", csv);
   csv = "route,decision,count\n";
@@ -305,19 +317,21 @@ Status WriteTransparencyReport(sqlite::Conn* db, const TransparencyOptions& o, T
   for (const auto& [source, st] : by_source) {
     csv += source + "," + std::to_string(st.opened) + "," + std::to_string(st.closed) + "," +
            std::to_string(st.overdue) + "," + std::to_string(Percentile(st.seconds, 0.5)) + "," +
-           std::to_string(Percentile(st.seconds, 0.9)) + "," + std::to_string(Percentile(st.seconds, 0.99)) + "," +
-           std::to_string(st.target_s) + "\n";
+           std::to_string(Percentile(st.seconds, 0.9)) + "," + std::to_string(Percentile(st.seconds, 0.99)) +
+           "," + std::to_string(st.target_s) + "\n";
   }
   if (s.ok()) s = WriteFile(out / "cases.csv", csv);
   if (s.ok()) {
-    s = WriteFile(out / "appeals.csv", "appeals,closed,reversals,upheld\n" + std::to_string(sum.appeals) + "," +
-                                           std::to_string(appeals_closed) + "," + std::to_string(sum.reversals) + "," +
+    s = WriteFile(out / "appeals.csv", "appeals,closed,reversals,upheld\n" + std::to_string(sum.appeals) +
+                                           "," + std::to_string(appeals_closed) + "," +
+                                           std::to_string(sum.reversals) + "," +
                                            std::to_string(appeals_closed - sum.reversals) + "\n");
   }
   if (s.ok()) {
-    s = WriteFile(out / "reports.csv",
-                  "destination,sent,note\nNCA,0,the report builder is not built yet\nNCMEC,0,the report builder is not "
-                  "built yet\n");
+    s = WriteFile(
+        out / "reports.csv",
+        "destination,sent,note\nNCA,0,the report builder is not built yet\nNCMEC,0,the report builder is not "
+        "built yet\n");
   }
   if (s.ok()) s = WriteFile(out / "statements_of_reasons.jsonl", sor);
   if (!s.ok()) return s;
@@ -325,7 +339,8 @@ Status WriteTransparencyReport(sqlite::Conn* db, const TransparencyOptions& o, T
   // The HTML page.
   std::ostringstream h;
   h << "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>" << Html(o.service_name)
-    << " transparency report</title><style>body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
+    << " transparency report</title><style>body{font-family:sans-serif;max-width:60em;margin:2em "
+       "auto;color:#222}"
        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
        "th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}</style></head><body>"
     << "<h1>" << Html(o.service_name) << " transparency report</h1><p>Period: " << Date(o.from_ms) << " to "
@@ -345,7 +360,8 @@ Status WriteTransparencyReport(sqlite::Conn* db, const TransparencyOptions& o, T
     << "<tr><td>reports sent to the NCA / NCMEC</td><td>0 (report builders not built yet)</td></tr></table>";
   std::vector<std::pair<std::string, double>> rows;
   for (const auto& [k, n] : volumes) {
-    rows.push_back({std::get<0>(k) + " / " + std::get<1>(k) + " / " + std::get<2>(k), static_cast<double>(n)});
+    rows.push_back(
+        {std::get<0>(k) + " / " + std::get<1>(k) + " / " + std::get<2>(k), static_cast<double>(n)});
   }
   h << "<h2>Decisions by category, detection and action</h2>" << Bars(rows, "");
   rows.clear();
@@ -359,7 +375,8 @@ Status WriteTransparencyReport(sqlite::Conn* db, const TransparencyOptions& o, T
   }
   h << "<h2>Time to action (hours, 90th percentile; red line: the deadline)</h2>" << Bars(rows, "h", targets);
   h << "<h2>Files</h2><p>decisions.csv, guard.csv, cases.csv, appeals.csv, reports.csv, "
-       "statements_of_reasons.jsonl (one DSA statement of reasons per restricting decision).</p></body></html>\n";
+       "statements_of_reasons.jsonl (one DSA statement of reasons per restricting "
+       "decision).</p></body></html>\n";
   s = WriteFile(out / "transparency.html", h.str());
   if (!s.ok()) return s;
   if (summary != nullptr) *summary = sum;

@@ -45,16 +45,16 @@ struct TransparencyOptions {
 
 /// The headline figures of a report.
 struct TransparencySummary {
-  int64_t decisions = 0;         ///< scan decisions in the period
-  int64_t restricted = 0;        ///< of which blocked or quarantined
-  int64_t statements = 0;        ///< statements of reasons written
-  int64_t guard_requests = 0;    ///< guard records in the period
-  int64_t guard_refused = 0;     ///< of which refused
-  int64_t cases_opened = 0;      ///< cases opened in the period
-  int64_t cases_closed = 0;      ///< cases closed in the period
-  int64_t cases_overdue = 0;     ///< closed after their deadline, or still open past it
-  int64_t appeals = 0;           ///< appeal cases opened in the period
-  int64_t reversals = 0;         ///< appeal cases closed by restore
+  int64_t decisions = 0;       ///< scan decisions in the period
+  int64_t restricted = 0;      ///< of which blocked or quarantined
+  int64_t statements = 0;      ///< statements of reasons written
+  int64_t guard_requests = 0;  ///< guard records in the period
+  int64_t guard_refused = 0;   ///< of which refused
+  int64_t cases_opened = 0;    ///< cases opened in the period
+  int64_t cases_closed = 0;    ///< cases closed in the period
+  int64_t cases_overdue = 0;   ///< closed after their deadline, or still open past it
+  int64_t appeals = 0;         ///< appeal cases opened in the period
+  int64_t reversals = 0;       ///< appeal cases closed by restore
 };
 
 /// Reads `service_db` (the server's service.db, opened by the caller) and
