@@ -336,8 +336,10 @@ TEST_F(ServerTest, ScanDecidesRecordsAuditsAndSignsAWebhook) {
                             return Status::Ok();
                           })
                   .ok());
-  EXPECT_EQ(actions,
-            (std::vector<std::string>{"config.load", "bank.create", "signals.add", "decision", "decision"}));
+  // The CSAM match is a report candidate: its case and sealed evidence are
+  // recorded in the same transaction as its decision.
+  EXPECT_EQ(actions, (std::vector<std::string>{"config.load", "bank.create", "signals.add", "case.open",
+                                               "evidence.put", "decision", "decision"}));
   EXPECT_EQ(all.find("test-secret-not-a-real-one"), std::string::npos);
   EXPECT_NE(all.find(id), std::string::npos);
   EXPECT_NE(all.find("SAFEGUARD_TEST_WEBHOOK_SECRET"), std::string::npos);  // the reference, not the secret
@@ -745,6 +747,8 @@ TEST_F(ServerTest, CasesOpenFromScansGuardAndReportsAndModeratorsWorkThem) {
   Json held = Call("POST", "/v1/scan", scan, ReadFile(kFlower), 200, "image/jpeg");
   ASSERT_EQ(held["action"], "review") << held.dump();
   ASSERT_TRUE(held["case_id"].is_number()) << held.dump();
+  // An allowed upload opens no case.
+  EXPECT_FALSE(Call("POST", "/v1/scan", scan, ReadFile(kChina), 200, "image/jpeg").contains("case_id"));
   const std::string portrait = ReadFile("/usr/lib/python3/dist-packages/skimage/data/astronaut.png");
   Json reported = Call("POST", "/v1/guard/output", scan,
                        Json{{"image_base64", Base64(portrait)}, {"account_id", "u-3"}}.dump(), 200);
@@ -956,6 +960,27 @@ TEST_F(ServerTest, ConfirmedReportsJoinTheNciiBankAndAppealsCanReverse) {
   text.clear();
   EXPECT_EQ(run(cli + " --from 2100-01-01 --to 2000-01-01 --out '" + out + "' 2>&1", &text), 2) << text;
   EXPECT_NE(text.find("--to must be after --from"), std::string::npos) << text;
+}
+
+// A CSAM match is blocked, quarantined and a report candidate: it opens a
+// case (reports are built from cases) with the upload sealed as evidence.
+TEST_F(ServerTest, ReportCandidatesOpenACaseWithTheirEvidence) {
+  StartServer();
+  const std::string admin = CreateKey(dir_.path(), "admin");
+  MakeBank(admin, "csam-standin", "csam", kFlower);
+  Json d = Call("POST", "/v1/scan?content_id=post-5", admin, ReadFile(kFlower), 200, "image/jpeg");
+  ASSERT_EQ(d["action"], "block") << d.dump();
+  ASSERT_EQ(d["actions"]["report"], true);
+  ASSERT_TRUE(d["case_id"].is_number()) << d.dump();
+  Json c = Call("GET", "/v1/cases/" + std::to_string(d["case_id"].get<int64_t>()), admin, "", 200);
+  EXPECT_EQ(c["category"], "csam");
+  EXPECT_EQ(c["severity"], 1);
+  EXPECT_EQ(c["content_id"], "post-5");
+  EXPECT_EQ(c["details"]["decision_id"], d["decision_id"]);
+  Json ev =
+      Call("GET", "/v1/cases/" + std::to_string(d["case_id"].get<int64_t>()) + "/evidence", admin, "", 200);
+  ASSERT_EQ(ev["evidence"].size(), 1u);
+  EXPECT_EQ(ev["evidence"][0]["sha256"], d["hashes"]["sha256"]);
 }
 
 TEST_F(ServerTest, GuardConfigRefusesABadClassifierOrKey) {

@@ -556,9 +556,10 @@ Status Service::Scan(const HttpRequest& req, const ApiKey& key, HttpResponse* re
   j["time"] = audit::FormatTimeMs(now);
   std::string record;
 
-  // The decision, the case it opens if a person must look, its audit
-  // records and its webhook events: one transaction, committed before the
-  // client hears of the decision.
+  // The decision, the case it opens if a person must look (held for review,
+  // or a report candidate: reports are built from cases), its audit records
+  // and its webhook events: one transaction, committed before the client
+  // hears of the decision.
   nlohmann::json audit_details;
   audit_details["action"] = std::string(policy::ActionName(d.action));
   audit_details["content_id"] = content_id;
@@ -572,7 +573,7 @@ Status Service::Scan(const HttpRequest& req, const ApiKey& key, HttpResponse* re
     std::lock_guard<std::mutex> lock(db_mu_);
     s = db_->Exec("BEGIN IMMEDIATE");
     if (!s.ok()) return s;
-    if (d.actions.review) {
+    if (d.actions.review || d.actions.report) {
       cases::Case opened;
       s = OpenCaseLocked(ReviewCase(r, id, content_id), actor, &opened);
       // The upload itself goes to the evidence store (sealed, audited), the
