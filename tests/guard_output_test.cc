@@ -37,14 +37,8 @@ namespace fs = std::filesystem;
 
 const char kPortrait[] = "/usr/lib/python3/dist-packages/skimage/data/astronaut.png";
 
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::span<const uint8_t> Span(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
+using testing::ReadBytes;
+using testing::Span;
 
 media::Image Decode(const std::string& bytes) {
   media::Image image;

@@ -3,6 +3,8 @@
 #ifndef SAFEGUARD_TESTS_TEST_UTIL_H_
 #define SAFEGUARD_TESTS_TEST_UTIL_H_
 
+#include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,10 @@ std::string TestDataPath(const std::string& rel);
 std::vector<std::vector<std::string>> ReadCsv(const std::string& path);
 /// Returns every regular file under `dir`, sorted.
 std::vector<std::string> ListFiles(const std::string& dir);
+/// Returns the whole file at `path` ("" if it cannot be read).
+std::string ReadBytes(const std::string& path);
+/// `s`'s bytes as a span (valid while `s` is).
+std::span<const uint8_t> Span(const std::string& s);
 
 }  // namespace safeguard::testing
 

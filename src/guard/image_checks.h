@@ -40,10 +40,11 @@ struct ImageFacts {
 Status DecodeAndMatch(std::span<const uint8_t> bytes, const media::DecodeLimits& limits,
                       hash::ImageHasher* hasher, const bank::Matcher& matcher, ImageFacts* facts);
 
-/// Adds `rule` when `matches` is not empty: block_report if a CSAM bank
-/// matched, block otherwise.
-void AddBankRule(PromptVerdict* v, const std::vector<bank::Hit>& matches, const std::string& rule,
-                 const std::string& category);
+/// Adds the rules an image's facts call for, named after `prefix` ("input",
+/// "output"): PREFIX_not_an_image or PREFIX_undecodable (block), and
+/// PREFIX_in_bank (block_report if a CSAM bank matched, block otherwise).
+void AddImageRules(const ImageFacts& facts, const std::string& prefix, const std::string& category,
+                   PromptVerdict* v);
 
 /// Finds faces in `image` (an edited photo) into *faces and sets
 /// context->input_has_face. An error counts as a face and adds

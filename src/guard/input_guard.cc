@@ -27,12 +27,17 @@ void FinishVerdict(PromptVerdict* v) {
   v->decision = v->rules.empty() ? Decision::kAllow : v->rules.front().decision;
 }
 
-void AddBankRule(PromptVerdict* v, const std::vector<bank::Hit>& matches, const std::string& rule,
-                 const std::string& category) {
-  if (matches.empty()) return;
-  const bool csam = std::any_of(matches.begin(), matches.end(),
+void AddImageRules(const ImageFacts& facts, const std::string& prefix, const std::string& category,
+                   PromptVerdict* v) {
+  if (!facts.is_image) {
+    AddRule(v, prefix + "_not_an_image", Decision::kBlock, {category});
+  } else if (!facts.decoded) {
+    AddRule(v, prefix + "_undecodable", Decision::kBlock, {category});
+  }
+  if (facts.matches.empty()) return;
+  const bool csam = std::any_of(facts.matches.begin(), facts.matches.end(),
                                 [](const bank::Hit& h) { return h.category == bank::Category::kCsam; });
-  AddRule(v, rule, csam ? Decision::kBlockReport : Decision::kBlock, {category});
+  AddRule(v, prefix + "_in_bank", csam ? Decision::kBlockReport : Decision::kBlock, {category});
 }
 
 void CheckFaces(const FaceDetector& detector, const media::Image& image, PromptContext* context,
@@ -110,12 +115,7 @@ Status CheckInput(std::span<const uint8_t> photo, std::string_view prompt, const
   out->pdq = facts.pdq;
   out->pdq_quality = facts.pdq_quality;
   out->matches = facts.matches;
-  if (!facts.is_image) {
-    AddRule(&scratch, "input_not_an_image", Decision::kBlock, {"photo_edit"});
-  } else if (!facts.decoded) {
-    AddRule(&scratch, "input_undecodable", Decision::kBlock, {"photo_edit"});
-  }
-  AddBankRule(&scratch, out->matches, "input_in_bank", "photo_edit");
+  AddImageRules(facts, "input", "photo_edit", &scratch);
 
   // 2. Faces. An error counts as a face and refuses the edit (fail closed).
   if (out->decoded) CheckFaces(*parts.faces, facts.image, &context, &out->faces, &scratch);

@@ -66,12 +66,7 @@ Status CheckOutput(const OutputRequest& request, const OutputGuardParts& parts, 
   out->pdq = facts.pdq;
   out->pdq_quality = facts.pdq_quality;
   out->matches = facts.matches;
-  if (!facts.is_image) {
-    AddRule(&scratch, "output_not_an_image", Decision::kBlock, {"output"});
-  } else if (!facts.decoded) {
-    AddRule(&scratch, "output_undecodable", Decision::kBlock, {"output"});
-  }
-  AddBankRule(&scratch, out->matches, "output_in_bank", "output");
+  AddImageRules(facts, "output", "output", &scratch);
 
   // 2. The classifiers, and 3. the edited photo's faces, within the time
   // limit. Any error or lateness refuses the image.

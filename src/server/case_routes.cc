@@ -274,16 +274,19 @@ Status Service::Appeal(const HttpRequest& req, const ApiKey& key, HttpResponse* 
                                {"decision_action", std::string(q.ColumnText(1))},
                                {"reason", body["reason"]}});
     q.Reset();
-    s = db_->Exec("BEGIN IMMEDIATE");
-    if (s.ok()) s = OpenCaseLocked(c, "key:" + key.id, &opened);
-    if (s.ok()) s = db_->Exec("COMMIT");
-    if (!s.ok()) {
-      db_->Exec("ROLLBACK");
-      return s;
-    }
+    s = OpenCaseInTransaction(c, "key:" + key.id, &opened);
   }
+  if (!s.ok()) return s;
   JsonResponse(res, 201, CaseJson(opened, /*with_details=*/false));
   return Status::Ok();
+}
+
+Status Service::OpenCaseInTransaction(const cases::NewCase& c, const std::string& actor, cases::Case* out) {
+  Status s = db_->Exec("BEGIN IMMEDIATE");
+  if (s.ok()) s = OpenCaseLocked(c, actor, out);
+  if (s.ok()) s = db_->Exec("COMMIT");
+  if (!s.ok()) db_->Exec("ROLLBACK");
+  return s;
 }
 
 Status Service::NciiReport(const HttpRequest& req, const ApiKey& key, HttpResponse* res) {
@@ -296,14 +299,9 @@ Status Service::NciiReport(const HttpRequest& req, const ApiKey& key, HttpRespon
   cases::Case opened;
   {
     std::lock_guard<std::mutex> lock(db_mu_);
-    s = db_->Exec("BEGIN IMMEDIATE");
-    if (s.ok()) s = OpenCaseLocked(c, "key:" + key.id, &opened);
-    if (s.ok()) s = db_->Exec("COMMIT");
-    if (!s.ok()) {
-      db_->Exec("ROLLBACK");
-      return s;
-    }
+    s = OpenCaseInTransaction(c, "key:" + key.id, &opened);
   }
+  if (!s.ok()) return s;
   JsonResponse(res, 201, CaseJson(opened, /*with_details=*/false));
   return Status::Ok();
 }

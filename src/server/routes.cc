@@ -707,6 +707,27 @@ struct GuardRequest {
 
 enum class GuardRoute { kPrompt, kInput, kOutput };
 
+// Bank hits as the guard's audit records keep them.
+Json AuditHits(const std::vector<bank::Hit>& hits) {
+  Json matches = Json::array();
+  for (const bank::Hit& h : hits) {
+    matches.push_back(Json{{"bank", h.bank_name}, {"signal_id", h.signal_id}, {"distance", h.distance}});
+  }
+  return matches;
+}
+
+// A guard route's answer: the record's id, the account, the case it opened
+// (if any), the verdict's fields, then `more`.
+void GuardAnswer(const std::string& id, const std::string& account_id, int64_t case_id,
+                 const std::string& verdict_json, const Json& more, HttpResponse* res) {
+  Json answer{{"id", id}, {"account_id", account_id}};
+  if (case_id != 0) answer["case_id"] = case_id;
+  const Json parsed = Json::parse(verdict_json);  // kept alive for the loop
+  for (const auto& [k, v] : parsed.items()) answer[k] = v;
+  for (const auto& [k, v] : more.items()) answer[k] = v;
+  JsonResponse(res, 200, answer);
+}
+
 Status ParseGuardRequest(const HttpRequest& req, GuardRoute route, GuardRequest* out) {
   nlohmann::json body;
   Status s = ParseBody(req, &body);
@@ -878,11 +899,7 @@ Status Service::GuardPrompt(const HttpRequest& req, const ApiKey& key, HttpRespo
   int64_t case_id = 0;
   s = RecordGuard(key, "guard.prompt", id, r.account_id, r.prompt, &verdict, Json::object(), {}, &case_id);
   if (!s.ok()) return s;  // fail closed: no record, no answer
-  Json answer{{"id", id}, {"account_id", r.account_id}};
-  if (case_id != 0) answer["case_id"] = case_id;
-  const Json parsed = Json::parse(guard::VerdictToJson(verdict));  // kept alive for the loop
-  for (const auto& [k, v] : parsed.items()) answer[k] = v;
-  JsonResponse(res, 200, answer);
+  GuardAnswer(id, r.account_id, case_id, guard::VerdictToJson(verdict), Json::object(), res);
   return Status::Ok();
 }
 
@@ -906,23 +923,15 @@ Status Service::GuardInput(const HttpRequest& req, const ApiKey& key, HttpRespon
   ReturnHasher(std::move(hasher));
   if (!s.ok()) return s;
   const std::string id = NewDecisionId(NowMs());
-  Json matches = Json::array();
-  for (const bank::Hit& h : verdict.matches) {
-    matches.push_back(Json{{"bank", h.bank_name}, {"signal_id", h.signal_id}, {"distance", h.distance}});
-  }
   Json extra{{"image_sha256", hash::ToHex(hash::Sha256(r.image))},
              {"image_bytes", r.image.size()},
              {"pdq", verdict.pdq},
              {"faces", verdict.faces.size()},
-             {"input_matches", matches}};
+             {"input_matches", AuditHits(verdict.matches)}};
   int64_t case_id = 0;
   s = RecordGuard(key, "guard.input", id, r.account_id, r.prompt, &verdict.verdict, extra, r.image, &case_id);
   if (!s.ok()) return s;
-  Json answer{{"id", id}, {"account_id", r.account_id}};
-  if (case_id != 0) answer["case_id"] = case_id;
-  const Json parsed = Json::parse(guard::InputVerdictToJson(verdict));  // kept alive for the loop
-  for (const auto& [k, v] : parsed.items()) answer[k] = v;
-  JsonResponse(res, 200, answer);
+  GuardAnswer(id, r.account_id, case_id, guard::InputVerdictToJson(verdict), Json::object(), res);
   return Status::Ok();
 }
 
@@ -957,17 +966,13 @@ Status Service::GuardOutput(const HttpRequest& req, const ApiKey& key, HttpRespo
   ReturnHasher(std::move(hasher));
   if (!s.ok()) return s;
   const std::string id = NewDecisionId(NowMs());
-  Json matches = Json::array();
-  for (const bank::Hit& h : verdict.matches) {
-    matches.push_back(Json{{"bank", h.bank_name}, {"signal_id", h.signal_id}, {"distance", h.distance}});
-  }
   Json classified = Json::object();
   for (const guard::ClassifierResult& c : verdict.classifications) classified[c.name] = c.categories;
   Json extra{{"generation_id", std::to_string(verdict.generation_id)},
              {"image_sha256", hash::ToHex(hash::Sha256(r.image))},
              {"image_bytes", r.image.size()},
              {"pdq", verdict.pdq},
-             {"output_matches", matches},
+             {"output_matches", AuditHits(verdict.matches)},
              {"classifiers", classified}};
   if (!r.input_image.empty()) {
     extra["input_sha256"] = hash::ToHex(hash::Sha256(r.input_image));
@@ -980,15 +985,12 @@ Status Service::GuardOutput(const HttpRequest& req, const ApiKey& key, HttpRespo
                   &case_id);
   if (!s.ok()) return s;
   if (verdict.verdict.decision != guard::Decision::kAllow) verdict.marked.clear();
-  Json answer{{"id", id}, {"account_id", r.account_id}};
-  if (case_id != 0) answer["case_id"] = case_id;
-  const Json parsed = Json::parse(guard::OutputVerdictToJson(verdict));  // kept alive for the loop
-  for (const auto& [k, v] : parsed.items()) answer[k] = v;
+  Json image = Json::object();
   if (!verdict.marked.empty()) {
-    answer["image_base64"] = EncodeBase64(verdict.marked);
-    answer["image_format"] = verdict.marked_format;
+    image["image_base64"] = EncodeBase64(verdict.marked);
+    image["image_format"] = verdict.marked_format;
   }
-  JsonResponse(res, 200, answer);
+  GuardAnswer(id, r.account_id, case_id, guard::OutputVerdictToJson(verdict), image, res);
   return Status::Ok();
 }
 

@@ -94,6 +94,8 @@ class Service final : public Server {
                HttpResponse* res);
   Status NciiReport(const HttpRequest& req, const ApiKey& key, HttpResponse* res);
   Status OpenCaseLocked(const cases::NewCase& c, const std::string& actor, cases::Case* out);
+  // OpenCaseLocked in a transaction of its own; the caller holds db_mu_.
+  Status OpenCaseInTransaction(const cases::NewCase& c, const std::string& actor, cases::Case* out);
   // POST /v1/appeals (scope scan): a user contests a decision.
   Status Appeal(const HttpRequest& req, const ApiKey& key, HttpResponse* res);
   // Banks a confirmed NCII report's PDQ and finds its near-duplicates among
