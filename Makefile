@@ -43,7 +43,7 @@ test-tsan: deps
 	  safeguard_audit_tests
 	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan-suppressions.txt" \
 	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(JOBS) \
-	  -R '^(LiveIndex|DigestIndex|RwMutex|MatcherVideoRace|ServerTest|Multipart|WebhookOutboxTest|AuditLogTest)'
+	  -R '^(LiveIndex|DigestIndex|RwMutex|MatcherVideoRace|ServerTest|ConsoleTest|Multipart|WebhookOutboxTest|AuditLogTest)'
 
 fuzz: deps
 	scripts/run-fuzzers

@@ -41,6 +41,7 @@
 #include "safeguard/server/server.h"
 #include "safeguard/server/service_db.h"
 #include "safeguard/server/webhooks.h"
+#include "server_test_util.h"
 
 namespace safeguard::server {
 namespace {
@@ -72,22 +73,7 @@ std::string PdqOf(const std::string& path) {
   return std::string(buf, 64);
 }
 
-// A key created the way `safeguard keys create` does, on a connection of
-// its own while the server runs.
-std::string CreateKey(const std::string& data_dir, const std::string& scopes, std::string* id = nullptr) {
-  std::unique_ptr<sqlite::Conn> conn;
-  EXPECT_TRUE(OpenServiceDb(data_dir, true, &conn).ok());
-  std::mutex mu;
-  std::unique_ptr<KeyStore> keys;
-  EXPECT_TRUE(KeyStore::Open(conn.get(), &mu, nullptr, &keys).ok());
-  uint32_t bits = 0;
-  EXPECT_TRUE(ParseScopes(scopes, &bits).ok());
-  ApiKey key;
-  std::string token;
-  EXPECT_TRUE(keys->Create("test " + scopes, bits, &key, &token).ok());
-  if (id != nullptr) *id = key.id;
-  return token;
-}
+using testing::CreateKey;
 
 // Receives webhooks on 127.0.0.1 and keeps them.
 class Receiver {

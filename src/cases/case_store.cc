@@ -304,4 +304,62 @@ Status CaseStore::Act(int64_t id, std::string_view action, const std::string& ac
   return Get(id, out, nullptr);
 }
 
+Status CaseStore::Figures(int64_t from_ms, int64_t to_ms, CaseFigures* out) {
+  *out = CaseFigures();
+  sqlite::Stmt v(conn_,
+                 "SELECT category, source, COUNT(*) FROM cases WHERE created_ms >= ? AND created_ms < ? "
+                 "GROUP BY category, source ORDER BY category, source");
+  v.Int(1, from_ms);
+  v.Int(2, to_ms);
+  bool row = false;
+  Status s = v.Step(&row);
+  for (; s.ok() && row; s = v.Step(&row)) {
+    out->volumes.push_back(
+        CaseFigures::Volume{.category = std::string(v.ColumnText(0)),
+                            .source = std::string(SourceName(static_cast<Source>(v.ColumnInt(1)))),
+                            .count = v.ColumnInt(2)});
+  }
+  if (!s.ok()) return s;
+  // Times to action, per source in the enum's order.
+  const Source sources[] = {Source::kScanReview, Source::kGuard, Source::kNciiReport, Source::kAppeal};
+  const int64_t targets[] = {policy_.scan_review_ms, policy_.guard_ms, policy_.ncii_report_ms,
+                             policy_.appeal_ms};
+  sqlite::Stmt t(conn_,
+                 "SELECT closed_ms - created_ms, closed_ms > deadline_ms FROM cases WHERE source = ? AND "
+                 "closed_ms >= ? AND closed_ms < ? AND closed_ms > 0");
+  for (size_t i = 0; i < 4; ++i) {
+    t.Reset();
+    t.Int(1, static_cast<int64_t>(sources[i]));
+    t.Int(2, from_ms);
+    t.Int(3, to_ms);
+    CaseFigures::TimeToAction tta{.source = std::string(SourceName(sources[i])), .target_ms = targets[i]};
+    std::vector<int64_t> took;
+    for (s = t.Step(&row); s.ok() && row; s = t.Step(&row)) {
+      took.push_back(t.ColumnInt(0));
+      tta.late += t.ColumnInt(1);
+    }
+    if (!s.ok()) return s;
+    std::sort(took.begin(), took.end());
+    // Nearest rank: the smallest value with at least p of them at or below.
+    auto rank = [&](double p) {
+      if (took.empty()) return int64_t{0};
+      size_t k = static_cast<size_t>(std::ceil(p * static_cast<double>(took.size())));
+      return took[std::clamp<size_t>(k, 1, took.size()) - 1];
+    };
+    tta.count = static_cast<int64_t>(took.size());
+    tta.p50_ms = rank(0.5);
+    tta.p90_ms = rank(0.9);
+    tta.p99_ms = rank(0.99);
+    out->time_to_action.push_back(tta);
+  }
+  sqlite::Stmt o(conn_, "SELECT COUNT(*), COALESCE(SUM(deadline_ms < ?), 0) FROM cases WHERE closed_ms = 0");
+  o.Int(1, Now());
+  s = o.Step(&row);
+  if (s.ok() && row) {
+    out->open = o.ColumnInt(0);
+    out->overdue = o.ColumnInt(1);
+  }
+  return s;
+}
+
 }  // namespace safeguard::cases

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -14,6 +15,7 @@
 #include "safeguard/server/api_keys.h"
 #include "safeguard/server/server.h"
 #include "safeguard/server/service_db.h"
+#include "safeguard/server/users.h"
 
 namespace safeguard::cli {
 namespace {
@@ -129,6 +131,83 @@ int RunKeys(const CLI::App& keys_cmd, const ServeCommandArgs& a, std::ostream& o
   return 0;
 }
 
+// The password of `users add` and `users passwd`: the first line of
+// --password-file, else of standard input (never an argument, which other
+// users of the machine could read in the process list).
+Status ReadPassword(const ServeCommandArgs& a, std::string* password) {
+  std::ifstream file;
+  if (!a.password_file.empty()) {
+    file.open(a.password_file);
+    if (!file) return Status::NotFound("cannot read the password file " + a.password_file);
+  }
+  std::istream& in = a.password_file.empty() ? std::cin : file;
+  if (!std::getline(in, *password)) {
+    return Status::InvalidArgument("no password: give it on standard input or with --password-file");
+  }
+  if (!password->empty() && password->back() == '\r') password->pop_back();
+  return Status::Ok();
+}
+
+Json UserJson(const server::User& u) {
+  Json j;
+  j["name"] = u.name;
+  j["role"] = u.role;
+  j["created"] = audit::FormatTimeMs(u.created_ms);
+  if (u.disabled_ms != 0) j["disabled"] = audit::FormatTimeMs(u.disabled_ms);
+  return j;
+}
+
+int RunUsers(const CLI::App& cmd, const ServeCommandArgs& a, std::ostream& out, std::ostream& err) {
+  std::unique_ptr<sqlite::Conn> conn;
+  std::mutex mu;
+  std::unique_ptr<server::KeyStore> keys;
+  std::unique_ptr<audit::AuditLog> log;
+  std::unique_ptr<server::UserStore> users;
+  Status s = OpenKeys(a, &conn, &mu, &keys, &log);
+  if (s.ok()) s = server::UserStore::Open(conn.get(), &mu, server::SessionPolicy(), nullptr, &users);
+  if (!s.ok()) return Fail(err, s);
+  if (cmd.get_subcommand("list")->parsed()) {
+    std::vector<server::User> list;
+    s = users->List(&list);
+    if (!s.ok()) return Fail(err, s);
+    for (const server::User& u : list) out << DumpJson(UserJson(u)) << '\n';
+    return 0;
+  }
+  std::string password, action;
+  const bool add = cmd.get_subcommand("add")->parsed(), passwd = cmd.get_subcommand("passwd")->parsed();
+  if (add || passwd) {
+    s = ReadPassword(a, &password);
+    if (!s.ok()) return Fail(err, s);
+  }
+  // The change and its audit record in one transaction.
+  server::User user;
+  s = conn->Exec("BEGIN IMMEDIATE");
+  if (s.ok() && add) {
+    action = "user.create";
+    s = users->Create(a.user, a.role, password, &user);
+  } else if (s.ok() && passwd) {
+    action = "user.password";
+    s = users->SetPassword(a.user, password);
+  } else if (s.ok()) {
+    action = "user.disable";
+    s = users->Disable(a.user);
+  }
+  if (s.ok()) {
+    s = log->Append(audit::Event{.actor = "cli",
+                                 .action = action,
+                                 .subject = a.user,
+                                 .details_json = add ? DumpJson(Json{{"role", a.role}}) : "{}"},
+                    nullptr);
+  }
+  if (s.ok()) s = conn->Exec("COMMIT");
+  if (!s.ok()) {
+    conn->Exec("ROLLBACK");
+    return Fail(err, s);
+  }
+  out << DumpJson(Json{{"user", a.user}, {"done", action}}) << '\n';
+  return 0;
+}
+
 }  // namespace
 
 void RegisterServeCommands(CLI::App* app, ServeCommandArgs* args) {
@@ -156,6 +235,24 @@ void RegisterServeCommands(CLI::App* app, ServeCommandArgs* args) {
   CLI::App* revoke = keys->add_subcommand("revoke", "Revoke a key (takes effect within a second)");
   AddDataOption(revoke, args);
   revoke->add_option("id", args->key_id, "The key id (16 hex, from keys list)")->required();
+
+  CLI::App* users = app->add_subcommand("users", "Manage the moderation console's users (docs/console.md)");
+  users->require_subcommand(1);
+  CLI::App* add = users->add_subcommand("add", "Add a user; the password is read from standard input");
+  AddDataOption(add, args);
+  add->add_option("name", args->user, "User name (letters, digits, . _ @ -)")->required();
+  add->add_option("--role", args->role, "moderator, senior_moderator, compliance or admin")->required();
+  add->add_option("--password-file", args->password_file, "Read the password from this file's first line");
+  CLI::App* ulist = users->add_subcommand("list", "List users (never their passwords)");
+  AddDataOption(ulist, args);
+  CLI::App* passwd =
+      users->add_subcommand("passwd", "Set a user's password (standard input); ends their sessions");
+  AddDataOption(passwd, args);
+  passwd->add_option("name", args->user, "User name")->required();
+  passwd->add_option("--password-file", args->password_file, "Read the password from this file's first line");
+  CLI::App* disable = users->add_subcommand("disable", "Stop a user from signing in; ends their sessions");
+  AddDataOption(disable, args);
+  disable->add_option("name", args->user, "User name")->required();
 }
 
 bool RunServeCommands(const CLI::App& app, const ServeCommandArgs& args, std::ostream& out, std::ostream& err,
@@ -167,6 +264,11 @@ bool RunServeCommands(const CLI::App& app, const ServeCommandArgs& args, std::os
   const CLI::App* keys = app.get_subcommand("keys");
   if (keys->parsed()) {
     *exit_code = RunKeys(*keys, args, out, err);
+    return true;
+  }
+  const CLI::App* users = app.get_subcommand("users");
+  if (users->parsed()) {
+    *exit_code = RunUsers(*users, args, out, err);
     return true;
   }
   return false;

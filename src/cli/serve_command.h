@@ -25,6 +25,10 @@ struct ServeCommandArgs {
   std::string name;
   std::string scopes;
   std::string key_id;
+  // users
+  std::string user;
+  std::string role;
+  std::string password_file;
 };
 
 /// Adds `serve` and `keys create|list|revoke` to `app`, storing parsed

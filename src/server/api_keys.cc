@@ -119,7 +119,7 @@ Status KeyStore::Create(const std::string& name, uint32_t scopes, ApiKey* key, s
     return Status::InvalidArgument("a key needs at least one scope (scan, curate, review, admin)");
   const std::string id = RandomHex(8), secret = RandomHex(32);
   if (id.empty() || secret.empty()) return Status::Internal("the system's random generator failed");
-  ApiKey k{.id = id, .name = name, .scopes = scopes, .created_ms = clock_ms_(), .revoked_ms = 0};
+  ApiKey k{.id = id, .name = name, .scopes = scopes, .created_ms = clock_ms_(), .revoked_ms = 0, .role = {}};
   const std::string text = "sg_" + id + "_" + secret;
   sqlite::Stmt stmt(
       conn_, "INSERT INTO api_keys (id, name, scopes, key_sha256, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)");
@@ -147,7 +147,8 @@ Status KeyStore::List(std::vector<ApiKey>* keys) {
                            .name = std::string(stmt.ColumnText(1)),
                            .scopes = static_cast<uint32_t>(stmt.ColumnInt(2)),
                            .created_ms = stmt.ColumnInt(3),
-                           .revoked_ms = stmt.ColumnInt(4)});
+                           .revoked_ms = stmt.ColumnInt(4),
+                           .role = {}});
   }
   return s;
 }
@@ -183,7 +184,8 @@ Status KeyStore::Read(const std::string& id, ApiKey* key, std::string* hash, boo
                   .name = std::string(stmt.ColumnText(0)),
                   .scopes = static_cast<uint32_t>(stmt.ColumnInt(1)),
                   .created_ms = stmt.ColumnInt(2),
-                  .revoked_ms = stmt.ColumnInt(3)};
+                  .revoked_ms = stmt.ColumnInt(3),
+                  .role = {}};
     *hash = std::string(stmt.ColumnText(4));
   }
   return Status::Ok();

@@ -274,7 +274,7 @@ Status Service::Appeal(const HttpRequest& req, const ApiKey& key, HttpResponse* 
                                {"decision_action", std::string(q.ColumnText(1))},
                                {"reason", body["reason"]}});
     q.Reset();
-    s = OpenCaseInTransaction(c, "key:" + key.id, &opened);
+    s = OpenCaseInTransaction(c, ActorOf(key), &opened);
   }
   if (!s.ok()) return s;
   JsonResponse(res, 201, CaseJson(opened, /*with_details=*/false));
@@ -299,10 +299,54 @@ Status Service::NciiReport(const HttpRequest& req, const ApiKey& key, HttpRespon
   cases::Case opened;
   {
     std::lock_guard<std::mutex> lock(db_mu_);
-    s = OpenCaseInTransaction(c, "key:" + key.id, &opened);
+    s = OpenCaseInTransaction(c, ActorOf(key), &opened);
   }
   if (!s.ok()) return s;
   JsonResponse(res, 201, CaseJson(opened, /*with_details=*/false));
+  return Status::Ok();
+}
+
+Status Service::PublicNciiReport(const HttpRequest& req, HttpResponse* res) {
+  // At most this many reports per address an hour: the form is open to
+  // anyone, so a flood from one place cannot bury real reports.
+  constexpr int kPerHour = 10;
+  const int64_t now = NowMs();
+  {
+    std::lock_guard<std::mutex> lock(public_mu_);
+    if (public_reports_.size() > 100'000) public_reports_.clear();
+    auto& times = public_reports_[req.remote];
+    std::erase_if(times, [&](int64_t t) { return t <= now - 3'600'000; });
+    if (static_cast<int>(times.size()) >= kPerHour) {
+      return Status::Unavailable("too many reports from this address: try again within the hour");
+    }
+    times.push_back(now);
+  }
+  nlohmann::json body;
+  Status s = ParseBody(req, &body);
+  if (!s.ok()) return s;
+  // What a person may not claim for themselves.
+  if (body.is_object() && (body.contains("trusted_flagger") || body.contains("reach"))) {
+    return Status::InvalidArgument(
+        "\"trusted_flagger\" and \"reach\" are set by the platform, not in a public report");
+  }
+  cases::NewCase c;
+  s = ParseNciiReport(body, &c);
+  if (!s.ok()) return s;
+  nlohmann::json details = nlohmann::json::parse(c.details_json);
+  details["channel"] = "public_form";
+  c.details_json = details.dump();
+  cases::Case opened;
+  {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    s = OpenCaseInTransaction(c, "public", &opened);
+  }
+  if (!s.ok()) return s;
+  // The person gets a reference and the time by which it will be dealt
+  // with; nothing else about the case.
+  JsonResponse(res, 201,
+               Json{{"reference", opened.id},
+                    {"received", audit::FormatTimeMs(opened.created_ms)},
+                    {"respond_by", audit::FormatTimeMs(opened.deadline_ms)}});
   return Status::Ok();
 }
 
@@ -376,7 +420,15 @@ Status Service::Cases(const HttpRequest& req, const ApiKey& key, const std::vect
       return Status::InvalidArgument("\"note\" must be a string");
     const std::string action = body["action"].get<std::string>();
     const std::string note = body.value("note", "");
-    const std::string actor = "key:" + key.id;
+    // Console roles (docs/console.md): compliance reads only; confirming
+    // (and so reporting) takes a senior moderator.
+    if (key.role == "compliance")
+      return Status::PermissionDenied("the compliance role reads cases but acts on none");
+    if (key.role == "moderator" && action == "confirm") {
+      return Status::PermissionDenied(
+          "confirm and report takes a senior moderator: escalate the case instead");
+    }
+    const std::string actor = ActorOf(key);
     cases::Case before, after;
     {
       std::lock_guard<std::mutex> lock(db_mu_);
@@ -430,6 +482,13 @@ Status Service::Cases(const HttpRequest& req, const ApiKey& key, const std::vect
   // /v1/cases/{id}/evidence: what the evidence store holds for the case;
   // /v1/cases/{id}/evidence/{item}?reason=...: one item's content, the read
   // recorded in the audit log with the reason before it is opened.
+  // /v1/cases/{id}/evidence/{item}/preview: a blurred picture of an item,
+  // what the console shows until a moderator asks to see it.
+  if (parts.size() == 6 && parts[3] == "evidence" && parts[5] == "preview") {
+    Status s = RequireMethod(req, {"GET"});
+    if (!s.ok()) return s;
+    return EvidencePreview(key, id, parts[4], res);
+  }
   if ((parts.size() == 4 || parts.size() == 5) && parts[3] == "evidence") {
     Status s = RequireMethod(req, {"GET"});
     if (!s.ok()) return s;
@@ -463,7 +522,7 @@ Status Service::Cases(const HttpRequest& req, const ApiKey& key, const std::vect
     report::EvidenceItem item;
     {
       std::lock_guard<std::mutex> lock(db_mu_);
-      s = evidence_->Get(parts[4], "key:" + key.id, reason, &content, &item);
+      s = evidence_->Get(parts[4], ActorOf(key), reason, &content, &item);
     }
     if (!s.ok()) return s;
     res->status = 200;

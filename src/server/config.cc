@@ -4,6 +4,7 @@
 
 #include "safeguard/guard/image_classifier.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -38,6 +39,103 @@ Status GetString(const Json& v, const std::string& key, std::string* out) {
   return Status::Ok();
 }
 
+// A secret from the environment variable `env` or the file `file` (one of
+// them set), without its trailing newline.
+Status ReadSecret(const std::string& where, const std::string& env, const std::string& file,
+                  std::string* out) {
+  if (!env.empty()) {
+    const char* value = std::getenv(env.c_str());
+    if (value == nullptr || *value == '\0') {
+      return Bad(where + "_env", "the environment variable " + env + " is not set");
+    }
+    *out = value;
+    return Status::Ok();
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string secret = ss.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (!in || secret.empty()) return Bad(where + "_file", "cannot read a secret from " + file);
+  *out = secret;
+  return Status::Ok();
+}
+
+// "reports": where confirmed CSAM is reported (docs/reports.md).
+Status ParseReports(const Json& v, ServerConfig* c) {
+  if (!v.is_object()) return Bad("reports", "must be an object");
+  Status s;
+  for (const auto& [k, f] : v.items()) {
+    if (k == "destinations") {
+      if (!f.is_array()) return Bad("reports.destinations", "must be a list of \"nca\" and \"ncmec\"");
+      c->reports_destinations.clear();
+      for (const Json& d : f) {
+        if (!d.is_string() || (d != "nca" && d != "ncmec") ||
+            std::find(c->reports_destinations.begin(), c->reports_destinations.end(), d.get<std::string>()) !=
+                c->reports_destinations.end()) {
+          return Bad("reports.destinations", "must be a list of \"nca\" and \"ncmec\", each at most once");
+        }
+        c->reports_destinations.push_back(d.get<std::string>());
+      }
+    } else if (k == "service_name") {
+      s = GetString(f, "reports.service_name", &c->reports_service_name);
+    } else if (k == "reporter") {
+      if (!f.is_object()) return Bad("reports.reporter", "must be {\"name\", \"email\", \"phone\"}");
+      for (const auto& [rk, rv] : f.items()) {
+        if (rk == "name") {
+          s = GetString(rv, "reports.reporter.name", &c->reports_reporter_name);
+        } else if (rk == "email") {
+          s = GetString(rv, "reports.reporter.email", &c->reports_reporter_email);
+        } else if (rk == "phone") {
+          s = GetString(rv, "reports.reporter.phone", &c->reports_reporter_phone);
+        } else {
+          return Unknown("reports.reporter.", rk, "name, email, phone");
+        }
+        if (!s.ok()) return s;
+      }
+    } else if (k == "nca_dir") {
+      s = GetString(f, "reports.nca_dir", &c->reports_nca_dir);
+    } else if (k == "ncmec") {
+      if (!f.is_object()) return Bad("reports.ncmec", "must be an object");
+      std::string env, file;
+      for (const auto& [nk, nv] : f.items()) {
+        if (nk == "url") {
+          s = GetString(nv, "reports.ncmec.url", &c->reports_ncmec_url);
+        } else if (nk == "username") {
+          s = GetString(nv, "reports.ncmec.username", &c->reports_ncmec_username);
+        } else if (nk == "password_env") {
+          s = GetString(nv, "reports.ncmec.password_env", &env);
+        } else if (nk == "password_file") {
+          s = GetString(nv, "reports.ncmec.password_file", &file);
+        } else {
+          return Unknown("reports.ncmec.", nk, "url, username, password_env, password_file");
+        }
+        if (!s.ok()) return s;
+      }
+      if (c->reports_ncmec_url.empty() || c->reports_ncmec_username.empty() || env.empty() == file.empty()) {
+        return Bad("reports.ncmec", "needs url, username and one of password_env or password_file");
+      }
+      s = ReadSecret("reports.ncmec.password", env, file, &c->reports_ncmec_password);
+    } else if (k == "retry_s") {
+      int64_t n = 0;
+      s = GetInt(f, "reports.retry_s", 1, 86400, &n);
+      c->reports_retry_s = static_cast<int>(n);
+    } else {
+      return Unknown("reports.", k, "destinations, service_name, reporter, nca_dir, ncmec, retry_s");
+    }
+    if (!s.ok()) return s;
+  }
+  const bool ncmec = std::find(c->reports_destinations.begin(), c->reports_destinations.end(), "ncmec") !=
+                     c->reports_destinations.end();
+  if (ncmec && c->reports_ncmec_url.empty()) {
+    return Bad("reports.destinations", "\"ncmec\" needs reports.ncmec (url, username, password)");
+  }
+  if (ncmec && c->reports_reporter_email.empty()) {
+    return Bad("reports.reporter.email", "is required to report to NCMEC (the reporting person's email)");
+  }
+  return Status::Ok();
+}
+
 Status ParseWebhook(const Json& j, size_t i, WebhookEndpoint* e) {
   const std::string where = "webhooks.endpoints[" + std::to_string(i) + "].";
   if (!j.is_object()) return Bad(where, "must be an object");
@@ -67,21 +165,8 @@ Status ParseWebhook(const Json& j, size_t i, WebhookEndpoint* e) {
   if (secret_env.empty() == secret_file.empty()) {
     return Bad(where, "needs exactly one of secret_env (an environment variable) or secret_file");
   }
-  if (!secret_env.empty()) {
-    const char* value = std::getenv(secret_env.c_str());
-    if (value == nullptr || *value == '\0') {
-      return Bad(where + "secret_env", "the environment variable " + secret_env + " is not set");
-    }
-    e->secret = value;
-  } else {
-    std::ifstream in(secret_file, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string secret = ss.str();
-    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-    if (!in || secret.empty()) return Bad(where + "secret_file", "cannot read a secret from " + secret_file);
-    e->secret = secret;
-  }
+  Status s = ReadSecret(where + "secret", secret_env, secret_file, &e->secret);
+  if (!s.ok()) return s;
   if (e->events.empty()) e->events = DefaultWebhookEvents();
   return Status::Ok();
 }
@@ -247,8 +332,24 @@ Status ParseServerConfig(const std::string& text, ServerConfig* config) {
         }
         if (!s.ok()) return s;
       }
+    } else if (key == "reports") {
+      s = ParseReports(v, &c);
+    } else if (key == "console") {
+      if (!v.is_object()) return Bad(key, "must be an object");
+      for (const auto& [k, f] : v.items()) {
+        if (k == "dir") {
+          s = GetString(f, "console.dir", &c.console_dir);
+        } else if (k == "session_idle_minutes") {
+          s = GetInt(f, "console.session_idle_minutes", 1, 24 * 60, &n);
+          c.console_session_idle_minutes = static_cast<int>(n);
+        } else {
+          return Unknown("console.", k, "dir, session_idle_minutes");
+        }
+        if (!s.ok()) return s;
+      }
     } else {
-      return Unknown("", key, "listen, threads, tls, limits, policy, webhooks, index, guard, cases");
+      return Unknown("", key,
+                     "listen, threads, tls, limits, policy, webhooks, index, guard, cases, reports, console");
     }
     if (!s.ok()) return s;
   }

@@ -60,6 +60,26 @@ struct ServerConfig {
   /// The evidence store's key file (64 hex digits); empty:
   /// DATA_DIR/evidence.key, made on first start.
   std::string cases_evidence_key_file;
+  /// Reports of confirmed CSAM (docs/reports.md): where to (in order;
+  /// "nca", "ncmec"; empty: none), the service and the person reporting,
+  /// the folder NCA report documents are written to (empty:
+  /// DATA_DIR/reports/nca), NCMEC's CyberTipline (password resolved) and
+  /// how long to wait before trying an unanswered submission again.
+  std::vector<std::string> reports_destinations = {"nca"};
+  std::string reports_service_name = "Safeguard";
+  std::string reports_reporter_name;
+  std::string reports_reporter_email;
+  std::string reports_reporter_phone;
+  std::string reports_nca_dir;
+  std::string reports_ncmec_url;
+  std::string reports_ncmec_username;
+  std::string reports_ncmec_password;
+  int reports_retry_s = 60;
+  /// The moderation console (docs/console.md): the folder of its built
+  /// files (empty: the build's web/dist) and how long a session may sit
+  /// idle.
+  std::string console_dir;
+  int console_session_idle_minutes = 30;
   /// The file's content with secrets left as their references, canonical
   /// (keys sorted): what the audit log records as the configuration.
   std::string canonical_json = "{}";

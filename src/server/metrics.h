@@ -22,9 +22,9 @@
 namespace safeguard::server {
 
 /// The routes metrics are kept for ("other" for anything unmatched).
-inline constexpr std::array<std::string_view, 16> kRoutes = {
-    "scan",      "hash",   "lookup",  "banks",   "bank",  "signals", "import",  "withdraw",
-    "decisions", "health", "metrics", "openapi", "guard", "cases",   "reports", "other"};
+inline constexpr std::array<std::string_view, 17> kRoutes = {
+    "scan",   "hash",    "lookup",  "banks", "bank",  "signals", "import",  "withdraw", "decisions",
+    "health", "metrics", "openapi", "guard", "cases", "reports", "console", "other"};
 
 class Metrics {
  public:

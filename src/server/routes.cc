@@ -5,6 +5,7 @@
 // thing, and answers JSON; every failure is {"error":{"code","message"}}
 // with the status HttpStatusFor gives.
 
+#include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -233,6 +234,19 @@ void Service::Handle(const HttpRequest& request, HttpResponse* response) {
 
 Status Service::Authorize(const HttpRequest& req, uint32_t scope, ApiKey* key, bool* unauthenticated) {
   std::string_view auth = req.Header("authorization");
+  if (auth.empty()) {
+    // No API key: a console user's session cookie, if there is one.
+    bool found = false;
+    Status s = SessionPrincipal(req, key, &found);
+    if (found) {
+      *unauthenticated = !s.ok() && s.code() == StatusCode::kPermissionDenied && key->role.empty();
+      if (!s.ok()) return s;
+      if ((key->scopes & (scope | kScopeAdmin)) == 0) {
+        return Status::PermissionDenied("the " + key->role + " role may not do this");
+      }
+      return Status::Ok();
+    }
+  }
   std::string_view token;
   if (auth.size() > 7 && (auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer "))
     token = auth.substr(7);
@@ -264,6 +278,26 @@ void Service::Route(const HttpRequest& req, HttpResponse* res, size_t* route) {
   } else if (parts.size() == 1 && parts[0] == "metrics") {
     *route = Metrics::RouteIndex("metrics");
     return MetricsText(res);
+  } else if (!parts.empty() && parts[0] == "console") {
+    *route = Metrics::RouteIndex("console");
+    s = ConsoleFile(req, res);
+  } else if (parts.size() == 2 && parts[0] == "v1" && parts[1] == "session") {
+    *route = Metrics::RouteIndex("console");
+    s = SessionRoute(req, res, &unauthenticated);
+  } else if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "public" && parts[2] == "reports" &&
+             parts[3] == "ncii") {
+    *route = Metrics::RouteIndex("reports");
+    s = RequireMethod(req, {"POST"});
+    if (s.ok()) s = PublicNciiReport(req, res);
+  } else if (parts.size() == 1 && parts[0] == "report") {
+    // The public form for reporting an intimate image (web/public/report.html).
+    *route = Metrics::RouteIndex("console");
+    HttpRequest page = req;
+    page.path = "/console/report.html";
+    s = ConsoleFile(page, res);
+  } else if (parts.size() == 2 && parts[0] == "v1" && parts[1] == "dashboard") {
+    *route = Metrics::RouteIndex("console");
+    if (with_scope(kScopeReview)) s = Dashboard(req, res);
   } else if (parts.size() < 2 || parts[0] != "v1") {
     s = Status::NotFound("no such endpoint: " + req.path + " (see /v1/openapi.json)");
   } else if (parts.size() == 2 && parts[1] == "openapi.json") {
@@ -462,8 +496,45 @@ std::string MediaTypeOf(std::string_view bytes) {
 
 // The case a scan decision held for review opens: the most severe category
 // matched decides its severity (CSAM and NCII 1, terrorism 2, others 3).
+// What the platform says about an upload, for reports (SI 2026/268
+// Schedule 1: upload time, IP address and port, URL, account): the scan's
+// optional account_id, uploaded_at, uploader_ip, uploader_port and url
+// parameters, checked. Kept only in the case a decision opens.
+Status ParseUploadParams(const std::vector<std::pair<std::string, std::string>>& params, Json* upload) {
+  *upload = Json::object();
+  for (const char* k : {"account_id", "uploaded_at", "uploader_ip", "uploader_port", "url"}) {
+    const std::string v = Param(params, k);
+    if (v.empty()) continue;
+    if (v.size() > 2048) return Status::InvalidArgument(std::string(k) + " is longer than 2048 characters");
+    if (std::string_view(k) == "uploaded_at") {
+      int64_t ms = 0;
+      if (!audit::ParseTimeMs(v, &ms).ok()) {
+        return Status::InvalidArgument("uploaded_at must be a time like 2026-11-30T12:00:00Z");
+      }
+    } else if (std::string_view(k) == "uploader_ip") {
+      in6_addr a6;
+      in_addr a4;
+      if (inet_pton(AF_INET, v.c_str(), &a4) != 1 && inet_pton(AF_INET6, v.c_str(), &a6) != 1) {
+        return Status::InvalidArgument("uploader_ip must be an IPv4 or IPv6 address");
+      }
+    } else if (std::string_view(k) == "uploader_port") {
+      char* end = nullptr;
+      const long port = std::strtol(v.c_str(), &end, 10);
+      if (*end != '\0' || port < 1 || port > 65535) {
+        return Status::InvalidArgument("uploader_port must be 1 to 65535");
+      }
+      (*upload)[k] = port;
+      continue;
+    } else if (std::string_view(k) == "url" && v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+      return Status::InvalidArgument("url must start with http:// or https://");
+    }
+    (*upload)[k] = v;
+  }
+  return Status::Ok();
+}
+
 cases::NewCase ReviewCase(const policy::ScanResult& r, const std::string& decision_id,
-                          const std::string& content_id) {
+                          const std::string& content_id, const Json& upload) {
   cases::NewCase c;
   c.source = cases::Source::kScanReview;
   c.subject = decision_id;
@@ -479,13 +550,14 @@ cases::NewCase ReviewCase(const policy::ScanResult& r, const std::string& decisi
       c.severity = std::min(c.severity, sev);
       if (sev == c.severity) c.category = std::string(bank::CategoryName(h.category));
     }
-    banks.push_back(Json{{"bank", h.bank_name},
-                         {"category", std::string(bank::CategoryName(h.category))},
-                         {"signal_id", h.signal_id},
-                         {"distance", h.distance}});
+    banks.push_back(bank::HitJson(h, r.signals));
   }
-  c.details_json =
-      Dump(Json{{"decision_id", decision_id}, {"sha256", hash::ToHex(r.hashes.sha256)}, {"matches", banks}});
+  Json details{{"decision_id", decision_id}, {"sha256", hash::ToHex(r.hashes.sha256)}};
+  if (r.decode_status.ok() && !r.is_video) details["pdq"] = PdqHex(r.hashes.pdq.hash);
+  details["matches"] = banks;
+  if (!upload.empty()) details["upload"] = upload;
+  c.account_id = upload.value("account_id", "");
+  c.details_json = Dump(details);
   return c;
 }
 
@@ -502,6 +574,9 @@ Status Service::Scan(const HttpRequest& req, const ApiKey& key, HttpResponse* re
   const auto params = QueryParams(req.query);
   const std::string content_id = Param(params, "content_id");
   if (content_id.size() > 256) return Status::InvalidArgument("content_id is longer than 256 characters");
+  Json upload;
+  s = ParseUploadParams(params, &upload);
+  if (!s.ok()) return s;
 
   policy::ScanResult r;
   std::unique_ptr<hash::ImageHasher> hasher = TakeHasher();
@@ -568,14 +643,14 @@ Status Service::Scan(const HttpRequest& req, const ApiKey& key, HttpResponse* re
   nlohmann::json hit_ids = nlohmann::json::array();
   for (const bank::Hit& h : r.matches.hits) hit_ids.push_back(h.signal_id);
   audit_details["signal_ids"] = std::move(hit_ids);
-  const std::string actor = "key:" + key.id;
+  const std::string actor = ActorOf(key);
   {
     std::lock_guard<std::mutex> lock(db_mu_);
     s = db_->Exec("BEGIN IMMEDIATE");
     if (!s.ok()) return s;
     if (d.actions.review || d.actions.report) {
       cases::Case opened;
-      s = OpenCaseLocked(ReviewCase(r, id, content_id), actor, &opened);
+      s = OpenCaseLocked(ReviewCase(r, id, content_id, upload), actor, &opened);
       // The upload itself goes to the evidence store (sealed, audited), the
       // only place media is kept, for the moderator who works the case.
       if (s.ok()) {
@@ -603,7 +678,7 @@ Status Service::Scan(const HttpRequest& req, const ApiKey& key, HttpResponse* re
       s = ins.Run();
     }
     if (s.ok()) {
-      s = audit_->Append(audit::Event{.actor = "key:" + key.id,
+      s = audit_->Append(audit::Event{.actor = ActorOf(key),
                                       .action = "decision",
                                       .subject = id,
                                       .details_json = audit_details.dump()},
@@ -848,7 +923,7 @@ Status Service::RecordGuard(const ApiKey& key, const std::string& action, const 
   s = db_->Exec("BEGIN IMMEDIATE");
   if (!s.ok()) return s;
   s = audit_->Append(
-      audit::Event{.actor = "key:" + key.id, .action = action, .subject = id, .details_json = Dump(details)},
+      audit::Event{.actor = ActorOf(key), .action = action, .subject = id, .details_json = Dump(details)},
       nullptr);
   if (s.ok() && needs_case) {
     cases::NewCase c;
@@ -867,18 +942,18 @@ Status Service::RecordGuard(const ApiKey& key, const std::string& action, const 
     }
     c.details_json = Dump(case_details);
     cases::Case opened;
-    s = OpenCaseLocked(c, "key:" + key.id, &opened);
+    s = OpenCaseLocked(c, ActorOf(key), &opened);
     if (s.ok()) *case_id = opened.id;
     // The request itself is the evidence: the prompt, and the photo or the
     // generated image, sealed in the evidence store (never in a record).
     if (s.ok() && !prompt.empty()) {
       s = evidence_->Put(
           opened.id, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(prompt.data()), prompt.size()),
-          "text/plain; charset=utf-8", "key:" + key.id, nullptr);
+          "text/plain; charset=utf-8", ActorOf(key), nullptr);
     }
     if (s.ok() && !image.empty()) {
       const std::string_view view(reinterpret_cast<const char*>(image.data()), image.size());
-      s = evidence_->Put(opened.id, image, MediaTypeOf(view), "key:" + key.id, nullptr);
+      s = evidence_->Put(opened.id, image, MediaTypeOf(view), ActorOf(key), nullptr);
     }
   }
   if (s.ok()) s = db_->Exec("COMMIT");
@@ -1040,7 +1115,7 @@ Status Service::GuardReinstate(const HttpRequest& req, const ApiKey& key, const 
   Status s = accounts_->Standing(account, &before);
   if (!s.ok()) return s;
   Json details{{"account_id", account}, {"reason", reason}, {"before", StandingJson(account, before)}};
-  s = audit_->Append(audit::Event{.actor = "key:" + key.id,
+  s = audit_->Append(audit::Event{.actor = ActorOf(key),
                                   .action = "guard.reinstate",
                                   .subject = account,
                                   .details_json = Dump(details)},
@@ -1062,7 +1137,7 @@ Status Service::BankChanged(const ApiKey& key, const std::string& action, const 
   std::lock_guard<std::mutex> lock(db_mu_);
   return audit_->Append(
       audit::Event{
-          .actor = "key:" + key.id, .action = action, .subject = subject, .details_json = Dump(details)},
+          .actor = ActorOf(key), .action = action, .subject = subject, .details_json = Dump(details)},
       nullptr);
 }
 

@@ -178,6 +178,12 @@ Status Service::Init() {
   s = cases::CaseStore::Open(db_.get(), cases::CasePolicy(), clock, &cases_);
   if (!s.ok()) return s;
   {
+    SessionPolicy sessions;
+    sessions.idle_ms = int64_t{config_.console_session_idle_minutes} * 60 * 1000;
+    s = UserStore::Open(db_.get(), &db_mu_, sessions, clock, &users_);
+    if (!s.ok()) return s;
+  }
+  {
     // The evidence store's key: DATA_DIR/evidence.key (made on first
     // start) unless the configuration names one, which must exist.
     const std::string key_path = config_.cases_evidence_key_file.empty() ? options_.data_dir + "/evidence.key"

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -35,6 +36,7 @@
 #include "safeguard/report/evidence_store.h"
 #include "safeguard/server/api_keys.h"
 #include "safeguard/server/server.h"
+#include "safeguard/server/users.h"
 #include "safeguard/server/webhooks.h"
 
 namespace safeguard::sqlite {
@@ -93,6 +95,9 @@ class Service final : public Server {
   Status Cases(const HttpRequest& req, const ApiKey& key, const std::vector<std::string>& parts,
                HttpResponse* res);
   Status NciiReport(const HttpRequest& req, const ApiKey& key, HttpResponse* res);
+  // POST /v1/public/reports/ncii (no key): the public form's report, at most
+  // 10 an hour from one address.
+  Status PublicNciiReport(const HttpRequest& req, HttpResponse* res);
   Status OpenCaseLocked(const cases::NewCase& c, const std::string& actor, cases::Case* out);
   // OpenCaseLocked in a transaction of its own; the caller holds db_mu_.
   Status OpenCaseInTransaction(const cases::NewCase& c, const std::string& actor, cases::Case* out);
@@ -104,6 +109,16 @@ class Service final : public Server {
   Status RecordGuard(const ApiKey& key, const std::string& action, const std::string& id,
                      const std::string& account_id, const std::string& prompt, guard::PromptVerdict* verdict,
                      const nlohmann::ordered_json& extra, std::span<const uint8_t> image, int64_t* case_id);
+  // The console (console_routes.cc, docs/console.md): sign-in, the
+  // session's principal, the dashboard's figures, blurred previews and the
+  // console's files. SessionPrincipal fills *key from the session cookie
+  // (role set, scopes from the role) and checks CSRF on requests that change
+  // something; *found is false when there is no cookie.
+  Status SessionRoute(const HttpRequest& req, HttpResponse* res, bool* unauthenticated);
+  Status SessionPrincipal(const HttpRequest& req, ApiKey* key, bool* found);
+  Status Dashboard(const HttpRequest& req, HttpResponse* res);
+  Status EvidencePreview(const ApiKey& key, int64_t case_id, const std::string& item, HttpResponse* res);
+  Status ConsoleFile(const HttpRequest& req, HttpResponse* res);
   Status Readyz(HttpResponse* res);
   void MetricsText(HttpResponse* res);
 
@@ -136,6 +151,10 @@ class Service final : public Server {
   std::unique_ptr<sqlite::Conn> db_;
   std::mutex db_mu_;
   std::unique_ptr<KeyStore> keys_;
+  std::unique_ptr<UserStore> users_;  // on db_, under db_mu_
+  // Times of public reports in the last hour, by remote address.
+  std::mutex public_mu_;
+  std::map<std::string, std::vector<int64_t>> public_reports_;
   std::unique_ptr<audit::AuditLog> audit_;
   std::unique_ptr<Outbox> outbox_;
 

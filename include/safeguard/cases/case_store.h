@@ -139,6 +139,30 @@ struct QueueOptions {
   int limit = 100;
 };
 
+/// What the console's dashboard plots for a period (CaseStore::Figures).
+struct CaseFigures {
+  /// Cases opened in the period, by category and source.
+  struct Volume {
+    std::string category;
+    std::string source;
+    int64_t count = 0;
+  };
+  std::vector<Volume> volumes;
+  /// Cases closed in the period, by source: how long they took (nearest-rank
+  /// percentiles) against the time the source allows.
+  struct TimeToAction {
+    std::string source;
+    int64_t target_ms = 0;  ///< The source's deadline (CasePolicy).
+    int64_t count = 0;
+    int64_t p50_ms = 0, p90_ms = 0, p99_ms = 0;
+    int64_t late = 0;  ///< Closed after their deadline.
+  };
+  std::vector<TimeToAction> time_to_action;
+  /// Now: open cases, and those of them past their deadline.
+  int64_t open = 0;
+  int64_t overdue = 0;
+};
+
 /// The cases of one service database. Not thread-safe: the caller
 /// serialises access (the server holds its database mutex).
 class CaseStore {
@@ -172,6 +196,9 @@ class CaseStore {
   /// kInvalidArgument for another action or a closed case; kNotFound for no
   /// such case. *out gets the case afterwards.
   Status Act(int64_t id, std::string_view action, const std::string& actor, std::string_view note, Case* out);
+
+  /// The dashboard's figures for [from_ms, to_ms).
+  Status Figures(int64_t from_ms, int64_t to_ms, CaseFigures* out);
 
   /// The actions Act accepts.
   static const std::vector<std::string>& Actions();

@@ -60,7 +60,16 @@ struct ApiKey {
   uint32_t scopes = 0;
   int64_t created_ms = 0;
   int64_t revoked_ms = 0;  ///< 0: in force.
+  /// Set only for a console user's session (docs/console.md): the user's
+  /// role, with `name` the user's name and `id` empty.
+  std::string role;
 };
+
+/// Who a request acted as, for the audit log and case histories: "key:ID"
+/// for an API key, "user:NAME" for a console user.
+inline std::string ActorOf(const ApiKey& key) {
+  return key.role.empty() ? "key:" + key.id : "user:" + key.name;
+}
 
 class KeyStore {
  public:
