@@ -13,13 +13,17 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "bank_test_env.h"
 #include "common/sqlite.h"
+#include "fake_cybertipline.h"
 #include "gtest/gtest.h"
 #include "safeguard/audit/audit_log.h"
+#include "safeguard/hash/digest.h"
 #include "safeguard/hash/image_hasher.h"
 #include "safeguard/media/decode.h"
+#include "safeguard/report/transparency.h"
 #include "safeguard/server/server.h"
 #include "safeguard/server/service_db.h"
 #include "safeguard/server/users.h"
@@ -53,14 +57,22 @@ class ConsoleTest : public ::testing::Test {
     AddUser("mia", "moderator");
     AddUser("sam", "senior_moderator");
     AddUser("cora", "compliance");
+    Start(Json::object());
+  }
+  // (Re)starts the server with `config` and the stand-in console page.
+  void Start(Json config) {
+    if (server_) server_->Shutdown(std::chrono::seconds(5));
+    server_.reset();
+    config["console"] = {{"dir", dir_.path() + "/page"}};
     ServerOptions o;
     o.data_dir = dir_.path();
     o.listen = "127.0.0.1:0";
     o.threads = 2;
     o.log = [](std::string_view) {};
     o.config_path = dir_.path() + "/config.json";
-    std::ofstream(o.config_path) << Json{{"console", {{"dir", dir_.path() + "/page"}}}}.dump();
-    ASSERT_TRUE(Server::Start(o, &server_).ok());
+    std::ofstream(o.config_path) << config.dump();
+    Status s = Server::Start(o, &server_);
+    ASSERT_TRUE(s.ok()) << s.ToString();
     ASSERT_TRUE(server_->WaitReady(std::chrono::seconds(60)).ok());
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
     client_->set_read_timeout(60, 0);
@@ -103,20 +115,21 @@ class ConsoleTest : public ::testing::Test {
 
   // A case with evidence: a scan of the benign flower matches a stand-in
   // "csam" bank, which makes it a report candidate.
-  int64_t MakeCase() {
+  int64_t MakeCase(const std::string& query = "?content_id=post-1", const std::string& photo = kFlower) {
     const std::string admin = testing::CreateKey(dir_.path(), "admin");
     httplib::Headers auth{{"Authorization", "Bearer " + admin}};
+    // The bank is made once; a second create is refused, which is fine.
     client_->Post("/v1/banks", auth, Json{{"name", "standin"}, {"category", "csam"}}.dump(),
                   "application/json");
     hash::ImageHasher hasher;
     hash::FileHashes h;
-    EXPECT_TRUE(hasher.HashFile(kFlower, &h).ok());
+    EXPECT_TRUE(hasher.HashFile(photo, &h).ok());
     char pdq[65];
     h.pdq.hash.ToHex(pdq);
     client_->Post("/v1/banks/standin/signals", auth,
                   Json{{"signals", {{{"type", "pdq"}, {"value", std::string(pdq, 64)}}}}}.dump(),
                   "application/json");
-    httplib::Result r = client_->Post("/v1/scan?content_id=post-1", auth, ReadFile(kFlower), "image/jpeg");
+    httplib::Result r = client_->Post("/v1/scan" + query, auth, ReadFile(photo), "image/jpeg");
     EXPECT_TRUE(r && r->status == 200);
     Json d = Json::parse(r->body);
     EXPECT_TRUE(d["case_id"].is_number()) << r->body;
@@ -367,6 +380,176 @@ TEST_F(ConsoleTest, ThePublicFormReportsAnIntimateImageWithoutAKey) {
   r = client_->Post("/v1/public/reports/ncii", report.dump(), "application/json");
   EXPECT_EQ(r->status, 503);
   EXPECT_NE(r->body.find("too many reports"), std::string::npos) << r->body;
+}
+
+// Confirming a CSAM case reports it: the NCA document is written for
+// submission, audited, and the same content is not reported twice.
+TEST_F(ConsoleTest, ConfirmAndReportWritesTheNcaReportOnce) {
+  const std::string admin = testing::CreateKey(dir_.path(), "admin");
+  httplib::Headers auth{{"Authorization", "Bearer " + admin}};
+  const int64_t id = MakeCase(
+      "?content_id=post-9&account_id=acct-42&uploader_ip=203.0.113.7&uploader_port=51514"
+      "&uploaded_at=2026-11-29T10:00:00Z&url=https://example.org/p/9");
+  ASSERT_GT(id, 0);
+  httplib::Result r =
+      client_->Post("/v1/cases/" + std::to_string(id) + "/actions", auth,
+                    Json{{"action", "confirm"}, {"note", "list match"}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  Json a = Json::parse(r->body);
+  ASSERT_EQ(a["reports"].size(), 1u) << a.dump();
+  EXPECT_EQ(a["reports"][0]["destination"], "nca");
+  EXPECT_EQ(a["reports"][0]["state"], "pending");
+  EXPECT_EQ(a["reports"][0]["priority"], 2) << a.dump();  // known material, uploaded within 7 days
+  const std::string file = dir_.path() + "/reports/nca/nca-report-" +
+                           std::to_string(a["reports"][0]["id"].get<int64_t>()) + ".json";
+  for (int i = 0; i < 200 && !std::filesystem::exists(file); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(std::filesystem::exists(file));
+  EXPECT_EQ(std::filesystem::status(file).permissions() & std::filesystem::perms::others_read,
+            std::filesystem::perms::none);
+  const std::string doc = ReadFile(file);
+  hash::ImageHasher hasher;
+  hash::FileHashes h;
+  ASSERT_TRUE(hasher.HashFile(kFlower, &h).ok());
+  for (const std::string& want :
+       {std::string("203.0.113.7"), std::string("51514"), std::string("acct-42"),
+        std::string("https://example.org/p/9"), std::string("standin"), hash::ToHex(h.sha256)}) {
+    EXPECT_NE(doc.find(want), std::string::npos) << want << " not in " << doc;
+  }
+  for (int i = 0; i < 100 && Audited("report.sent").empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(Audited("report.sent").size(), 1u);
+  EXPECT_EQ(Audited("report.sent")[0].event.actor, "system:reports");
+
+  // The same photo uploaded again and confirmed: not reported a second time.
+  const int64_t again = MakeCase("?content_id=post-10");
+  r = client_->Post("/v1/cases/" + std::to_string(again) + "/actions", auth,
+                    Json{{"action", "confirm"}}.dump(), "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  a = Json::parse(r->body);
+  ASSERT_EQ(a["reports"].size(), 1u);
+  EXPECT_EQ(a["reports"][0]["state"], "not_needed");
+  EXPECT_NE(a["reports"][0]["why"].get<std::string>().find("already reported"), std::string::npos);
+  // The transparency report counts it.
+  {
+    std::unique_ptr<sqlite::Conn> conn;
+    ASSERT_TRUE(OpenServiceDb(dir_.path(), false, &conn).ok());
+    report::TransparencyOptions o;
+    o.from_ms = 0;
+    o.to_ms = INT64_MAX / 2;
+    o.out_dir = dir_.path() + "/transparency";
+    report::TransparencySummary sum;
+    ASSERT_TRUE(report::WriteTransparencyReport(conn.get(), o, &sum).ok());
+    EXPECT_EQ(sum.reports_nca, 1);
+    EXPECT_EQ(sum.reports_ncmec, 0);
+    EXPECT_EQ(ReadFile(o.out_dir + "/reports.csv"),
+              "destination,sent,pending,failed,retracted\nNCA,1,0,0,0\nNCMEC,0,0,0,0\n");
+  }
+  // A bad upload parameter is refused with its name.
+  r = client_->Post("/v1/scan?uploader_ip=300.1.2.3", auth, ReadFile(kFlower), "image/jpeg");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("uploader_ip"), std::string::npos);
+}
+
+// With NCMEC configured, a confirmed case goes to the CyberTipline (a fake
+// following the documented protocol) with its file, and the NCA is not
+// sent the same content (the UK regulations exempt it).
+TEST_F(ConsoleTest, ConfirmAndReportSendsToNcmecAndNotAlsoToTheNca) {
+  report::testing::FakeCyberTipline fake;
+  ASSERT_TRUE(fake.started());
+  std::ofstream(dir_.path() + "/ncmec.password") << report::testing::kPassword << "\n";
+  Start(Json{{"reports",
+              {{"destinations", {"ncmec", "nca"}},
+               {"service_name", "Example Photos"},
+               {"reporter", {{"name", "Trust Safety"}, {"email", "reports@example.org"}}},
+               {"ncmec",
+                {{"url", fake.base()},
+                 {"username", report::testing::kUser},
+                 {"password_file", dir_.path() + "/ncmec.password"}}}}}});
+  const std::string admin = testing::CreateKey(dir_.path(), "admin");
+  const int64_t id = MakeCase("?content_id=post-3&account_id=acct-7&uploader_ip=2001:db8::5");
+  httplib::Result r = client_->Post("/v1/cases/" + std::to_string(id) + "/actions",
+                                    httplib::Headers{{"Authorization", "Bearer " + admin}},
+                                    Json{{"action", "confirm"}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  Json a = Json::parse(r->body);
+  ASSERT_EQ(a["reports"].size(), 2u) << a.dump();
+  EXPECT_EQ(a["reports"][0]["destination"], "ncmec");
+  EXPECT_EQ(a["reports"][0]["state"], "pending");
+  EXPECT_EQ(a["reports"][1]["destination"], "nca");
+  EXPECT_EQ(a["reports"][1]["state"], "not_needed");
+  for (int i = 0; i < 200 && Audited("report.sent").empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto sent = Audited("report.sent");
+  ASSERT_EQ(sent.size(), 1u) << "failed: " << Audited("report.failed").size();
+  const std::string ncmec_id = Json::parse(sent[0].event.details_json)["external_id"];
+  report::testing::FakeReport got = fake.report(ncmec_id);
+  EXPECT_TRUE(got.finished);
+  ASSERT_EQ(got.file_ids.size(), 1u);
+  hash::ImageHasher hasher;
+  hash::FileHashes h;
+  ASSERT_TRUE(hasher.HashFile(kFlower, &h).ok());
+  EXPECT_EQ(got.file_md5[got.file_ids[0]], hash::ToHex(h.md5));  // the evidence itself, intact
+  EXPECT_FALSE(got.generative_ai[got.file_ids[0]]);
+  EXPECT_NE(got.xml.find("acct-7"), std::string::npos);
+  EXPECT_NE(got.xml.find("2001:db8::5"), std::string::npos);
+  EXPECT_NE(got.xml.find("reports@example.org"), std::string::npos);
+  // Reading the evidence to send it is in the audit log too.
+  bool read_for_report = false;
+  for (const auto& e : Audited("evidence.read"))
+    read_for_report |=
+        e.event.actor == "system:reports" && e.event.details_json.find("NCMEC") != std::string::npos;
+  EXPECT_TRUE(read_for_report);
+}
+
+// NCMEC not answering keeps the report pending and tries again; NCMEC
+// refusing it marks it failed, with NCMEC's reason, for a person to see.
+TEST_F(ConsoleTest, AnUnansweredReportIsRetriedAndARefusedOneFails) {
+  report::testing::FakeCyberTipline fake;
+  ASSERT_TRUE(fake.started());
+  std::ofstream(dir_.path() + "/ncmec.password") << report::testing::kPassword << "\n";
+  Start(Json{{"reports",
+              {{"destinations", {"ncmec"}},
+               {"reporter", {{"name", "Trust Safety"}, {"email", "reports@example.org"}}},
+               {"retry_s", 1},
+               {"ncmec",
+                {{"url", fake.base()},
+                 {"username", report::testing::kUser},
+                 {"password_file", dir_.path() + "/ncmec.password"}}}}}});
+  const std::string admin = testing::CreateKey(dir_.path(), "admin");
+  httplib::Headers auth{{"Authorization", "Bearer " + admin}};
+  fake.submit_http = 503;
+  const int64_t id = MakeCase("?content_id=post-4");
+  ASSERT_EQ(client_
+                ->Post("/v1/cases/" + std::to_string(id) + "/actions", auth,
+                       Json{{"action", "confirm"}}.dump(), "application/json")
+                ->status,
+            200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_TRUE(Audited("report.sent").empty());
+  EXPECT_TRUE(Audited("report.failed").empty());  // still pending, not given up
+  fake.submit_http = 0;
+  for (int i = 0; i < 200 && Audited("report.sent").empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(Audited("report.sent").size(), 1u);
+
+  // Another photo, refused by NCMEC's validation: failed, with the reason.
+  fake.submit_code = 4100;
+  const int64_t refused = MakeCase(
+      "?content_id=post-5", std::string(SAFEGUARD_SHARED_DIR) + "/media/photos/python3-sklearn/china.jpg");
+  ASSERT_GT(refused, 0);
+  ASSERT_EQ(client_
+                ->Post("/v1/cases/" + std::to_string(refused) + "/actions", auth,
+                       Json{{"action", "confirm"}}.dump(), "application/json")
+                ->status,
+            200);
+  for (int i = 0; i < 200 && Audited("report.failed").empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto failed = Audited("report.failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_NE(failed[0].event.details_json.find("4100"), std::string::npos) << failed[0].event.details_json;
 }
 
 }  // namespace

@@ -452,6 +452,9 @@ Status Service::Cases(const HttpRequest& req, const ApiKey& key, const std::vect
       std::lock_guard<std::mutex> lock(db_mu_);
       s = db_->Exec("BEGIN IMMEDIATE");
       if (s.ok()) s = cases_->Act(id, action, actor, note, &after);
+      // Confirm and report: the reports are recorded with the action and
+      // sent by the reporter thread (docs/reports.md).
+      if (s.ok() && action == "confirm" && Reportable(after)) s = QueueReportsLocked(after, &effect);
       if (s.ok()) {
         Json details{{"state", std::string(cases::StateName(after.state))}, {"note", note}};
         for (const auto& [k, v] : effect.items()) details[k] = v;
@@ -474,6 +477,11 @@ Status Service::Cases(const HttpRequest& req, const ApiKey& key, const std::vect
       }
     }
     outbox_->Wake();
+    if (effect.contains("reports")) {
+      std::lock_guard<std::mutex> lock(stop_mu_);
+      reports_wake_ = true;
+      stop_cv_.notify_all();
+    }
     Json answer = CaseJson(after, /*with_details=*/false);
     for (const auto& [k, v] : effect.items()) answer[k] = v;
     JsonResponse(res, 200, answer);

@@ -197,6 +197,8 @@ Status Service::Init() {
                                     report::RetentionPolicy(), clock, &evidence_);
     if (!s.ok()) return s;
   }
+  s = report::ReportLedger::Open(db_.get(), clock, &reports_);
+  if (!s.ok()) return s;
   s = LoadOutputGuard();
   if (!s.ok()) return s;
   static const char* const kDecisionMigrations[] = {
@@ -260,6 +262,7 @@ CREATE INDEX decisions_time ON decisions (time_ms);
                                           {"threads", ho.threads},
                                           {"policy_version", policy_version_}});
   loader_ = std::thread([this] { LoadAndFollow(); });
+  reporter_ = std::thread([this] { ReportLoop(); });
   return Status::Ok();
 }
 
@@ -395,6 +398,7 @@ void Service::Shutdown(std::chrono::milliseconds grace) {
   }
   stop_cv_.notify_all();
   if (loader_.joinable()) loader_.join();
+  if (reporter_.joinable()) reporter_.join();
   if (outbox_) outbox_->Stop();
   if (http_) Log("stopped");
 }

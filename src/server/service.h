@@ -34,6 +34,7 @@
 #include "safeguard/guard/watermark.h"
 #include "safeguard/hash/image_hasher.h"
 #include "safeguard/report/evidence_store.h"
+#include "safeguard/report/report_ledger.h"
 #include "safeguard/server/api_keys.h"
 #include "safeguard/server/server.h"
 #include "safeguard/server/users.h"
@@ -119,6 +120,18 @@ class Service final : public Server {
   Status Dashboard(const HttpRequest& req, HttpResponse* res);
   Status EvidencePreview(const ApiKey& key, int64_t case_id, const std::string& item, HttpResponse* res);
   Status ConsoleFile(const HttpRequest& req, HttpResponse* res);
+  // Reports of confirmed CSAM (report_sender.cc, docs/reports.md).
+  // Reportable: a `confirm` of this case makes reports. QueueReportsLocked
+  // records them in the ledger (the caller holds db_mu_ and a
+  // transaction); *effect gets "reports". ReportLoop (the reporter thread)
+  // sends pending ones with SendOneReport (*retry: try again later) and
+  // FinishReport (the ledger's state and the audit record, one transaction).
+  bool Reportable(const cases::Case& c);
+  Status QueueReportsLocked(const cases::Case& c, nlohmann::ordered_json* effect);
+  void ReportLoop();
+  Status SendOneReport(const report::ReportRecord& r, bool* retry);
+  Status FinishReport(const report::ReportRecord& r, const Status& outcome, const std::string& external_id,
+                      bool retracted);
   Status Readyz(HttpResponse* res);
   void MetricsText(HttpResponse* res);
 
@@ -141,6 +154,7 @@ class Service final : public Server {
   std::unique_ptr<guard::AccountLimits> accounts_;   // on db_, under db_mu_
   std::unique_ptr<cases::CaseStore> cases_;          // on db_, under db_mu_
   std::unique_ptr<report::EvidenceStore> evidence_;  // on db_, under db_mu_
+  std::unique_ptr<report::ReportLedger> reports_;    // on db_, under db_mu_
   // The output guard: the NSFW classifier first (empty when its model is
   // missing: the route answers 503), then the operator's; the watermark key.
   std::vector<std::unique_ptr<guard::ImageClassifier>> classifiers_;
@@ -168,8 +182,10 @@ class Service final : public Server {
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopping_{false};
   std::mutex stop_mu_;
-  std::condition_variable stop_cv_;  // wakes the loader thread to stop
+  std::condition_variable stop_cv_;  // wakes the loader and reporter threads
+  bool reports_wake_ = false;        // guarded by stop_mu_: a report is waiting
   std::thread loader_;
+  std::thread reporter_;
 
   std::mutex hashers_mu_;
   std::vector<std::unique_ptr<hash::ImageHasher>> hashers_;  // guarded by hashers_mu_

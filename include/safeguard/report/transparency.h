@@ -55,6 +55,8 @@ struct TransparencySummary {
   int64_t cases_overdue = 0;   ///< closed after their deadline, or still open past it
   int64_t appeals = 0;         ///< appeal cases opened in the period
   int64_t reversals = 0;       ///< appeal cases closed by restore
+  int64_t reports_nca = 0;     ///< reports to the NCA made in the period and sent (written for submission)
+  int64_t reports_ncmec = 0;   ///< reports to NCMEC made in the period and sent
 };
 
 /// Reads `service_db` (the server's service.db, opened by the caller) and
