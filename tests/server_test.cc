@@ -815,6 +815,21 @@ TEST_F(ServerTest, CasesOpenFromScansGuardAndReportsAndModeratorsWorkThem) {
                        review, "", 200);
   ASSERT_EQ(guard_ev["evidence"].size(), 1u) << guard_ev.dump();
   EXPECT_EQ(guard_ev["evidence"][0]["media_type"], "image/png");
+  // Confirming the guard's report candidate reports it (the default: to the
+  // NCA), as generated content found by a classifier.
+  Json reported_case =
+      Call("POST", "/v1/cases/" + std::to_string(reported["case_id"].get<int64_t>()) + "/actions", review,
+           Json{{"action", "confirm"}}.dump(), 200);
+  ASSERT_EQ(reported_case["reports"].size(), 1u) << reported_case.dump();
+  EXPECT_EQ(reported_case["reports"][0]["destination"], "nca");
+  const std::string nca_file = dir_.path() + "/reports/nca/nca-report-" +
+                               std::to_string(reported_case["reports"][0]["id"].get<int64_t>()) + ".json";
+  for (int i = 0; i < 200 && !std::filesystem::exists(nca_file); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const Json nca = Json::parse(ReadFile(nca_file));
+  EXPECT_EQ(nca["content"]["ai_generated"], true) << nca.dump();
+  EXPECT_EQ(nca["detection"]["method"], "classifier") << nca.dump();
+  EXPECT_EQ(nca["content"]["sha256"], guard_ev["evidence"][0]["sha256"]);
 
   server_->Shutdown(std::chrono::seconds(5));
   std::unique_ptr<audit::AuditLog> log;
@@ -831,7 +846,7 @@ TEST_F(ServerTest, CasesOpenFromScansGuardAndReportsAndModeratorsWorkThem) {
                           })
                   .ok());
   EXPECT_EQ(opens, 3);
-  EXPECT_EQ(confirms, 1);
+  EXPECT_EQ(confirms, 2);
   EXPECT_EQ(reads, 1);
   EXPECT_NE(all.find("working the case"), std::string::npos);
   EXPECT_EQ(all.find("person@example.org"), std::string::npos);  // contact details stay in the case

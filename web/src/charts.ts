@@ -9,12 +9,13 @@ export interface Series {
   color: string;
 }
 
-/** Ticks from 0 to a round maximum at or above `max`. */
-export function niceTicks(max: number, count = 5): number[] {
+/** Ticks from 0 to a round maximum at or above `max`; whole numbers only when `integer` (counts). */
+export function niceTicks(max: number, count = 5, integer = false): number[] {
   if (!(max > 0)) return [0, 1];
   const raw = max / count;
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((st) => st >= raw) ?? 10 * mag;
+  let step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((st) => st >= raw) ?? 10 * mag;
+  if (integer) step = Math.max(1, Math.ceil(step));
   const ticks: number[] = [];
   for (let v = 0; v < max + step * 0.999; v += step) ticks.push(Math.round(v * 1e6) / 1e6);
   if (ticks.length < 2) ticks.push(step);
@@ -90,7 +91,7 @@ export function stackedBarChart(opts: {
   const totals = opts.groups.map((g) => opts.series.reduce((sum, se) => sum + opts.value(g.key, se.key), 0));
   const max = Math.max(0, ...totals);
   if (opts.groups.length === 0 || max === 0) return empty(svg, 'No cases in this period');
-  const ticks = niceTicks(max);
+  const ticks = niceTicks(max, 5, true);
   const top = ticks[ticks.length - 1] ?? max;
   const plotH = H - M.top - M.bottom;
   const y = (v: number) => M.top + plotH - (v / top) * plotH;
