@@ -178,5 +178,36 @@ TEST_F(EvidenceStoreTest, RetentionIsEnforcedWithAFakeClock) {
   EXPECT_EQ(forget, 1);
 }
 
+// A sealed file no item names (its transaction rolled back) is removed once
+// an hour old; items and recent files are left alone.
+TEST_F(EvidenceStoreTest, FilesNoItemNamesAreRemovedOnceAnHourOld) {
+  EvidenceItem kept;
+  ASSERT_TRUE(store_->Put(3, Bytes("kept"), "text/plain", "key:up", &kept).ok());
+  ASSERT_TRUE(conn_->Exec("BEGIN").ok());
+  EvidenceItem rolled_back;
+  ASSERT_TRUE(store_->Put(4, Bytes("rolled back"), "text/plain", "key:up", &rolled_back).ok());
+  ASSERT_TRUE(conn_->Exec("ROLLBACK").ok());
+  const fs::path orphan = dir_ / "evidence" / (rolled_back.id + ".sgev");
+  ASSERT_TRUE(fs::exists(orphan));
+  const fs::path stale_tmp = dir_ / "evidence" / "ev_0123456789abcdef0123456789abcdef.sgev.tmp";
+  std::ofstream(stale_tmp) << "partial";
+  SweepResult r;
+  ASSERT_TRUE(store_->Sweep(&r).ok());
+  EXPECT_EQ(r.orphans_removed, 0);  // too recent: a write may be under way
+  const auto two_hours_ago = fs::file_time_type::clock::now() - std::chrono::hours(2);
+  for (const fs::path& p : {orphan, stale_tmp, dir_ / "evidence" / (kept.id + ".sgev")})
+    fs::last_write_time(p, two_hours_ago);
+  ASSERT_TRUE(store_->Sweep(&r).ok());
+  EXPECT_EQ(r.orphans_removed, 2);
+  EXPECT_FALSE(fs::exists(orphan));
+  EXPECT_FALSE(fs::exists(stale_tmp));
+  std::vector<uint8_t> back;
+  ASSERT_TRUE(store_->Get(kept.id, "key:mod", "still there", &back, nullptr).ok());
+  EXPECT_EQ(back, Bytes("kept"));
+  int orphans = 0;
+  for (const std::string& a : AuditActions()) orphans += a.rfind("evidence.orphan", 0) == 0;
+  EXPECT_EQ(orphans, 2);
+}
+
 }  // namespace
 }  // namespace safeguard::report

@@ -400,6 +400,41 @@ Status EvidenceStore::Sweep(SweepResult* result) {
     if (!it.content_erased) ++r.contents_erased;
     ++r.references_deleted;
   }
+  // Files no item names: sealed content whose row was never committed (the
+  // caller's transaction rolled back, or the process died in between), and
+  // temporary files of interrupted writes. Only those an hour old (by the
+  // file system's clock), so a write in progress elsewhere is never touched.
+  std::error_code ec;
+  const auto cutoff = std::filesystem::file_time_type::clock::now() - std::chrono::hours(1);
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    std::string id;
+    if (name.size() > 5 && name.ends_with(".sgev")) {
+      id = name.substr(0, name.size() - 5);
+    } else if (name.size() > 9 && name.ends_with(".sgev.tmp")) {
+      id = name.substr(0, name.size() - 9);
+    } else {
+      continue;
+    }
+    std::error_code fe;
+    if (!entry.is_regular_file(fe) || entry.last_write_time(fe) > cutoff || fe) continue;
+    sqlite::Stmt q(conn_, "SELECT 1 FROM evidence WHERE id = ?1");
+    q.Text(1, id);
+    bool row = false;
+    Status s = q.Step(&row);
+    if (!s.ok()) return s;
+    if (row && !name.ends_with(".tmp")) continue;
+    s = EraseFile(entry.path().string());
+    if (s.ok()) {
+      s = audit_->Append(audit::Event{.actor = "system",
+                                      .action = "evidence.orphan",
+                                      .subject = id,
+                                      .details_json = Details({{"file", name}})},
+                         nullptr);
+    }
+    if (!s.ok()) return s;
+    ++r.orphans_removed;
+  }
   if (result != nullptr) *result = r;
   return Status::Ok();
 }

@@ -316,9 +316,10 @@ void Service::LoadAndFollow() {
         e = evidence_->Sweep(&swept);
       }
       if (!e.ok()) Log("evidence_sweep_failed", nlohmann::ordered_json{{"error", e.message()}});
-      if (swept.contents_erased + swept.references_deleted > 0) {
+      if (swept.contents_erased + swept.references_deleted + swept.orphans_removed > 0) {
         Log("evidence_swept", nlohmann::ordered_json{{"contents_erased", swept.contents_erased},
-                                                     {"references_deleted", swept.references_deleted}});
+                                                     {"references_deleted", swept.references_deleted},
+                                                     {"orphans_removed", swept.orphans_removed}});
       }
       last_sweep = std::chrono::steady_clock::now();
     }

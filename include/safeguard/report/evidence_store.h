@@ -81,6 +81,10 @@ struct EvidenceItem {
 struct SweepResult {
   int contents_erased = 0;
   int references_deleted = 0;
+  /// Files in the evidence folder that no item names (left by a write whose
+  /// transaction was rolled back, or by a crash between the two), removed
+  /// once an hour old.
+  int orphans_removed = 0;
 };
 
 /// Encrypted evidence with audited access and enforced retention. Not
