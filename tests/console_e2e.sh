@@ -38,11 +38,25 @@ curl -sf -H "$AUTH" -H 'Content-Type: application/json' \
   -d "{\"signals\":[{\"type\":\"pdq\",\"value\":\"$PDQ\",\"external_id\":\"standin-1\"}]}" "$BASE/v1/banks/standin/signals" > /dev/null
 CASE=$(curl -sf -H "$AUTH" -H 'Content-Type: image/jpeg' --data-binary "@$PHOTO" "$BASE/v1/scan?content_id=post-1" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["case_id"])')
-echo "console_e2e: case $CASE on port $PORT"
+# A second case, confirmed through the API: reported to the NCA (the
+# default destination), which the Reports page must show as sent.
+OTHER="$SHARED/media/photos/python3-sklearn/china.jpg"
+PDQ2=$("$BIN" hash "$OTHER" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pdq"])')
+curl -sf -H "$AUTH" -H 'Content-Type: application/json' \
+  -d "{\"signals\":[{\"type\":\"pdq\",\"value\":\"$PDQ2\",\"external_id\":\"standin-2\"}]}" "$BASE/v1/banks/standin/signals" > /dev/null
+REPORTED=$(curl -sf -H "$AUTH" -H 'Content-Type: image/jpeg' --data-binary "@$OTHER" "$BASE/v1/scan?content_id=post-2" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["case_id"])')
+curl -sf -H "$AUTH" -H 'Content-Type: application/json' -d '{"action":"confirm","note":"e2e"}' \
+  "$BASE/v1/cases/$REPORTED/actions" > /dev/null
+for _ in $(seq 100); do
+  curl -sf -H "$AUTH" "$BASE/v1/reports" | grep -q '"state":"sent"' && break
+  sleep 0.1
+done
+echo "console_e2e: case $CASE to work on, case $REPORTED reported, port $PORT"
 
 # The browser reaches the server as localhost, where the Secure cookie is
 # allowed over plain HTTP.
-SG_BASE_URL="http://localhost:$PORT" SG_USER=sam SG_PASSWORD="$PASSWORD" SG_CASE_ID="$CASE" \
+SG_BASE_URL="http://localhost:$PORT" SG_USER=sam SG_PASSWORD="$PASSWORD" SG_CASE_ID="$CASE" SG_REPORT_CASE_ID="$REPORTED" \
   SG_SCREENSHOT_DIR="$OUT" CHROMIUM="$CHROMIUM" node "$WEB/e2e/console.e2e.mjs"
 
 # What the audit log says happened, as the compliance officer would check.

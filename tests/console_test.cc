@@ -431,6 +431,21 @@ TEST_F(ConsoleTest, ConfirmAndReportWritesTheNcaReportOnce) {
   ASSERT_EQ(a["reports"].size(), 1u);
   EXPECT_EQ(a["reports"][0]["state"], "not_needed");
   EXPECT_NE(a["reports"][0]["why"].get<std::string>().find("already reported"), std::string::npos);
+  // The ledger, for compliance: the report, sent, with its file.
+  {
+    std::string cookie;
+    SignIn("cora", &cookie);
+    httplib::Result lr = Send("GET", "/v1/reports?days=7", cookie, "");
+    ASSERT_EQ(lr->status, 200) << lr->body;
+    Json ledger = Json::parse(lr->body);
+    ASSERT_EQ(ledger["reports"].size(), 1u) << ledger.dump();
+    EXPECT_EQ(ledger["reports"][0]["case"], id);
+    EXPECT_EQ(ledger["reports"][0]["state"], "sent");
+    EXPECT_EQ(ledger["reports"][0]["priority"], 2);
+    EXPECT_EQ(ledger["reports"][0]["external_id"],
+              "nca-report-" + std::to_string(ledger["reports"][0]["id"].get<int64_t>()) + ".json");
+    EXPECT_EQ(Send("GET", "/v1/reports?days=0", cookie, "")->status, 400);
+  }
   // The transparency report counts it.
   {
     std::unique_ptr<sqlite::Conn> conn;

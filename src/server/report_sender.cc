@@ -195,6 +195,42 @@ Status Service::QueueReportsLocked(const cases::Case& c, nlohmann::ordered_json*
   return Status::Ok();
 }
 
+Status Service::ListReports(const HttpRequest& req, HttpResponse* res) {
+  Status s = RequireMethod(req, {"GET"});
+  if (!s.ok()) return s;
+  int days = 30;
+  if (const std::string d = Param(QueryParams(req.query), "days"); !d.empty()) {
+    char* end = nullptr;
+    const long v = std::strtol(d.c_str(), &end, 10);
+    if (*end != '\0' || v < 1 || v > 3660) return Status::InvalidArgument("\"days\" must be 1 to 3660");
+    days = static_cast<int>(v);
+  }
+  const int64_t to = NowMs() + 1, from = to - int64_t{days} * 24 * 3600 * 1000;
+  std::vector<report::ReportRecord> list;
+  {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    s = reports_->List(from, to, &list);
+  }
+  if (!s.ok()) return s;
+  Json out = Json::array();
+  // Newest first: what a compliance officer looks at.
+  for (auto it = list.rbegin(); it != list.rend(); ++it) {
+    Json j{{"id", it->id},
+           {"case", it->case_id},
+           {"destination", it->destination},
+           {"state", it->state},
+           {"content_sha256", it->content_sha256},
+           {"created", audit::FormatTimeMs(it->created_ms)}};
+    if (it->priority != 0) j["priority"] = it->priority;
+    if (!it->external_id.empty()) j["external_id"] = it->external_id;
+    if (it->sent_ms != 0) j["sent"] = audit::FormatTimeMs(it->sent_ms);
+    if (!it->error.empty()) j["error"] = it->error;
+    out.push_back(std::move(j));
+  }
+  JsonResponse(res, 200, Json{{"reports", out}});
+  return Status::Ok();
+}
+
 void Service::ReportLoop() {
   // When each pending report may next be tried (after a destination did
   // not answer).

@@ -351,6 +351,9 @@ void Service::Route(const HttpRequest& req, HttpResponse* res, size_t* route) {
     *route = Metrics::RouteIndex("reports");
     s = RequireMethod(req, {"POST"});
     if (s.ok() && with_scope(kScopeScan)) s = Appeal(req, key, res);
+  } else if (parts.size() == 2 && parts[1] == "reports") {
+    *route = Metrics::RouteIndex("reports");
+    if (with_scope(kScopeReview)) s = ListReports(req, res);
   } else if (parts.size() == 3 && parts[1] == "reports" && parts[2] == "ncii") {
     *route = Metrics::RouteIndex("reports");
     s = RequireMethod(req, {"POST"});

@@ -127,6 +127,8 @@ class Service final : public Server {
   // sends pending ones with SendOneReport (*retry: try again later) and
   // FinishReport (the ledger's state and the audit record, one transaction).
   bool Reportable(const cases::Case& c);
+  // GET /v1/reports?days=N (scope review): the ledger, newest first.
+  Status ListReports(const HttpRequest& req, HttpResponse* res);
   Status QueueReportsLocked(const cases::Case& c, nlohmann::ordered_json* effect);
   void ReportLoop();
   Status SendOneReport(const report::ReportRecord& r, bool* retry);

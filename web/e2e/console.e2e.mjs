@@ -33,6 +33,8 @@ const base = need('SG_BASE_URL').replace(/\/+$/, '');
 const user = need('SG_USER');
 const password = need('SG_PASSWORD');
 const caseId = need('SG_CASE_ID');
+// Optional: a case already confirmed and reported, which the Reports page must list as sent.
+const reportCaseId = process.env.SG_REPORT_CASE_ID || '';
 const shotDir = process.env.SG_SCREENSHOT_DIR || fs.mkdtempSync(path.join(os.tmpdir(), 'sg-console-e2e-'));
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const timeout = Number(process.env.SG_E2E_TIMEOUT_MS || 15000);
@@ -256,6 +258,20 @@ try {
     await page.getByTestId('open-cases').waitFor({ state: 'visible' });
     await page.locator('[data-testid="dashboard"] svg').first().waitFor({ state: 'visible' });
     await shot('dashboard.png');
+  });
+
+  // f2) the report ledger lists the report made for the confirmed case.
+  await step('reports page lists the report, sent', async () => {
+    await page.getByTestId('nav-reports').click();
+    await page.waitForURL(/#\/reports/);
+    await page.getByTestId('reports').waitFor({ state: 'visible' });
+    if (reportCaseId) {
+      const row = page.locator('[data-testid="report-row"]', { has: page.locator(`a[href="#/case/${reportCaseId}"]`) });
+      await row.first().waitFor({ state: 'visible' });
+      const state = await row.first().locator('[data-state]').getAttribute('data-state');
+      assert.equal(state, 'sent', `report of case ${reportCaseId} is ${state}, expected sent`);
+    }
+    await shot('reports.png');
   });
 
   // g) sign out.

@@ -2,15 +2,7 @@
 // token on every request that changes something, and one error type that
 // carries the server's {"error": {"code", "message"}}.
 
-import type {
-  Action,
-  CaseDetail,
-  CaseList,
-  CaseSummary,
-  Dashboard,
-  EvidenceList,
-  Session,
-} from './types';
+import type { Action, CaseDetail, CaseList, CaseSummary, Dashboard, EvidenceList, Session, ReportRecord } from './types';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -163,4 +155,5 @@ export const api = {
     return res.blob();
   },
   dashboard: (days: number) => json<Dashboard>('GET', `/v1/dashboard?days=${days}`),
+  reports: (days: number) => json<{ reports: ReportRecord[] }>('GET', `/v1/reports?days=${days}`),
 };

@@ -8,6 +8,7 @@ import { roleName } from './format';
 import type { Session } from './types';
 import { caseView } from './views/case';
 import { dashboardView } from './views/dashboard';
+import { reportsView } from './views/reports';
 import { queueView } from './views/queue';
 import { signInView } from './views/signin';
 import type { AppContext, View } from './view';
@@ -99,6 +100,7 @@ function header(s: Session): HTMLElement {
       { 'aria-label': 'Main' },
       h('a', { href: '#/queue', 'data-nav': 'queue', 'data-testid': 'nav-queue' }, 'Queue'),
       h('a', { href: '#/dashboard', 'data-nav': 'dashboard', 'data-testid': 'nav-dashboard' }, 'Dashboard'),
+      h('a', { href: '#/reports', 'data-nav': 'reports', 'data-testid': 'nav-reports' }, 'Reports'),
     ),
     h(
       'div',
@@ -167,6 +169,9 @@ function route(): void {
   } else if (parts[0] === 'dashboard') {
     view = dashboardView(c);
     navKey = 'dashboard';
+  } else if (parts[0] === 'reports') {
+    view = reportsView(c);
+    navKey = 'reports';
   } else {
     if (parts[0] !== 'queue') history.replaceState(null, '', '#/queue');
     view = queueView(c);

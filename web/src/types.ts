@@ -89,4 +89,18 @@ export interface Dashboard {
   overdue_cases: number;
 }
 
+/** One row of the report ledger (GET /v1/reports). */
+export interface ReportRecord {
+  id: number;
+  case: number;
+  destination: string;
+  state: string;
+  content_sha256: string;
+  created: string;
+  priority?: number;
+  external_id?: string;
+  sent?: string;
+  error?: string;
+}
+
 export type Action = 'confirm' | 'remove' | 'restore' | 'dismiss' | 'escalate' | 'request_info';
