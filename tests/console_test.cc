@@ -28,21 +28,16 @@
 #include "safeguard/server/service_db.h"
 #include "safeguard/server/users.h"
 #include "server_test_util.h"
+#include "test_util.h"
 
 namespace safeguard::server {
 namespace {
 
 using Json = nlohmann::json;
 using bank::testing::TempDir;
+using safeguard::testing::ReadBytes;
 
 const std::string kFlower = std::string(SAFEGUARD_SHARED_DIR) + "/media/photos/python3-sklearn/flower.jpg";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 class ConsoleTest : public ::testing::Test {
  protected:
@@ -129,7 +124,7 @@ class ConsoleTest : public ::testing::Test {
     client_->Post("/v1/banks/standin/signals", auth,
                   Json{{"signals", {{{"type", "pdq"}, {"value", std::string(pdq, 64)}}}}}.dump(),
                   "application/json");
-    httplib::Result r = client_->Post("/v1/scan" + query, auth, ReadFile(photo), "image/jpeg");
+    httplib::Result r = client_->Post("/v1/scan" + query, auth, ReadBytes(photo), "image/jpeg");
     EXPECT_TRUE(r && r->status == 200);
     Json d = Json::parse(r->body);
     EXPECT_TRUE(d["case_id"].is_number()) << r->body;
@@ -281,7 +276,7 @@ TEST_F(ConsoleTest, PreviewIsBlurredAndUnblurringIsAudited) {
   // Unblurring reads the content, with its reason, in the audit log.
   r = Send("GET", path + "/" + item + "?reason=unblur", cookie, "");
   ASSERT_EQ(r->status, 200);
-  EXPECT_EQ(r->body, ReadFile(kFlower));
+  EXPECT_EQ(r->body, ReadBytes(kFlower));
   reads = Audited("evidence.read");
   ASSERT_EQ(reads.size(), 2u);
   EXPECT_EQ(reads[1].event.actor, "user:mia");
@@ -408,7 +403,7 @@ TEST_F(ConsoleTest, ConfirmAndReportWritesTheNcaReportOnce) {
   ASSERT_TRUE(std::filesystem::exists(file));
   EXPECT_EQ(std::filesystem::status(file).permissions() & std::filesystem::perms::others_read,
             std::filesystem::perms::none);
-  const std::string doc = ReadFile(file);
+  const std::string doc = ReadBytes(file);
   hash::ImageHasher hasher;
   hash::FileHashes h;
   ASSERT_TRUE(hasher.HashFile(kFlower, &h).ok());
@@ -458,11 +453,11 @@ TEST_F(ConsoleTest, ConfirmAndReportWritesTheNcaReportOnce) {
     ASSERT_TRUE(report::WriteTransparencyReport(conn.get(), o, &sum).ok());
     EXPECT_EQ(sum.reports_nca, 1);
     EXPECT_EQ(sum.reports_ncmec, 0);
-    EXPECT_EQ(ReadFile(o.out_dir + "/reports.csv"),
+    EXPECT_EQ(ReadBytes(o.out_dir + "/reports.csv"),
               "destination,sent,pending,failed,retracted\nNCA,1,0,0,0\nNCMEC,0,0,0,0\n");
   }
   // A bad upload parameter is refused with its name.
-  r = client_->Post("/v1/scan?uploader_ip=300.1.2.3", auth, ReadFile(kFlower), "image/jpeg");
+  r = client_->Post("/v1/scan?uploader_ip=300.1.2.3", auth, ReadBytes(kFlower), "image/jpeg");
   EXPECT_EQ(r->status, 400);
   EXPECT_NE(r->body.find("uploader_ip"), std::string::npos);
 }

@@ -35,12 +35,14 @@
 #include "safeguard/exchange/ncmec_client.h"
 #include "safeguard/exchange/stopncii_client.h"
 #include "safeguard/exchange/sync.h"
+#include "test_util.h"
 
 namespace safeguard::exchange {
 namespace {
 
 using bank::testing::TempDir;
 using nlohmann::json;
+using safeguard::testing::Base64;
 
 constexpr char kSubscriptionKey[] = "test-subscription-key-1";
 constexpr char kFetchKey[] = "test-fetch-function-key-2";
@@ -54,24 +56,6 @@ std::string RandomHex(std::mt19937_64* rng, size_t digits) {
   std::string s(digits, '0');
   for (char& c : s) c = kHex[(*rng)() & 15];
   return s;
-}
-
-std::string Base64(const std::string& in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int k = 3; k >= 0; --k) out.push_back(kAlphabet[(v >> (6 * k)) & 63]);
-  }
-  if (i + 1 == in.size()) {
-    const uint32_t v = uint8_t(in[i]) << 16;
-    out += {kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += {kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63], '='};
-  }
-  return out;
 }
 
 // Runs an httplib::Server on 127.0.0.1 and an ephemeral port.

@@ -25,29 +25,12 @@
 
 #include "safeguard/hash/digest.h"
 #include "safeguard/report/cybertipline.h"
+#include "test_util.h"
 
 namespace safeguard::report::testing {
 
 inline constexpr char kUser[] = "esp-test-user";
 inline constexpr char kPassword[] = "esp-test-password-1";
-
-inline std::string Base64(const std::string& in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int k = 3; k >= 0; --k) out.push_back(kAlphabet[(v >> (6 * k)) & 63]);
-  }
-  if (i + 1 == in.size()) {
-    const uint32_t v = uint8_t(in[i]) << 16;
-    out += {kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    const uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += {kAlphabet[(v >> 18) & 63], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63], '='};
-  }
-  return out;
-}
 
 inline std::span<const uint8_t> AsBytes(const std::string& s) {
   return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
@@ -149,7 +132,8 @@ class FakeCyberTipline {
   }
   // HTTP basic authentication with the test credentials.
   static bool Authorised(const httplib::Request& req, httplib::Response& res) {
-    if (req.get_header_value("Authorization") == "Basic " + Base64(std::string(kUser) + ":" + kPassword)) {
+    if (req.get_header_value("Authorization") ==
+        "Basic " + safeguard::testing::Base64(std::string(kUser) + ":" + kPassword)) {
       return true;
     }
     res.status = 401;

@@ -42,7 +42,6 @@ namespace safeguard::report {
 namespace {
 
 using testing::AsBytes;
-using testing::Base64;
 using testing::FakeCyberTipline;
 using testing::FakeReport;
 using testing::kPassword;

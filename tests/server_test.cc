@@ -42,12 +42,15 @@
 #include "safeguard/server/service_db.h"
 #include "safeguard/server/webhooks.h"
 #include "server_test_util.h"
+#include "test_util.h"
 
 namespace safeguard::server {
 namespace {
 
 using Json = nlohmann::json;
 using bank::testing::TempDir;
+using safeguard::testing::Base64;
+using safeguard::testing::ReadBytes;
 
 // Line-buffered output: if a test ever hangs until ctest kills it, what it
 // printed before the hang is still in the log.
@@ -56,13 +59,6 @@ const int kLineBuffered = std::setvbuf(stdout, nullptr, _IOLBF, 0);
 const std::string kShared = SAFEGUARD_SHARED_DIR;
 const std::string kFlower = kShared + "/media/photos/python3-sklearn/flower.jpg";
 const std::string kChina = kShared + "/media/photos/python3-sklearn/china.jpg";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string PdqOf(const std::string& path) {
   hash::ImageHasher hasher;
@@ -265,7 +261,7 @@ TEST_F(ServerTest, ScanDecidesRecordsAuditsAndSignsAWebhook) {
   const std::string review = CreateKey(dir_.path(), "review");
   MakeBank(curate, "stand-in-list", "csam", kFlower);
 
-  Json d = Call("POST", "/v1/scan?content_id=upload-42", scan, ReadFile(kFlower), 200, "image/jpeg");
+  Json d = Call("POST", "/v1/scan?content_id=upload-42", scan, ReadBytes(kFlower), 200, "image/jpeg");
   EXPECT_EQ(d["action"], "block");
   EXPECT_EQ(d["actions"]["quarantine"], true);
   EXPECT_EQ(d["actions"]["report"], true);
@@ -286,7 +282,7 @@ TEST_F(ServerTest, ScanDecidesRecordsAuditsAndSignsAWebhook) {
 
   // A non-matching photo is allowed, recorded, and (default subscription)
   // sends no webhook.
-  Json allow = Call("POST", "/v1/scan", scan, ReadFile(kChina), 200, "image/jpeg");
+  Json allow = Call("POST", "/v1/scan", scan, ReadBytes(kChina), 200, "image/jpeg");
   EXPECT_EQ(allow["action"], "allow");
   EXPECT_EQ(allow["matches"].size(), 0u);
   Call("GET", "/v1/decisions/" + allow["decision_id"].get<std::string>(), review, "", 200);
@@ -370,7 +366,7 @@ TEST_F(ServerTest, VideoUploadsAreHashedBankedAndScanned) {
   StartServer();
   const std::string admin = CreateKey(dir_.path(), "admin");
   auto video = [](const std::string& name) {
-    return ReadFile(kShared + "/video-vectors/videos/" + name + ".mp4");
+    return ReadBytes(kShared + "/video-vectors/videos/" + name + ".mp4");
   };
   Json h = Call("POST", "/v1/hash?vpdq_seconds=0", admin, video("chair-orig-22-sd-bar"), 200,
                 "application/octet-stream");
@@ -489,26 +485,6 @@ TEST_F(ServerTest, GuardPromptScreensRecordsAndRefusesBadRequests) {
   EXPECT_NE(all.find("\"sexual_content\""), std::string::npos);
 }
 
-std::string Base64(const std::string& in) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const uint32_t v =
-        (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
-    for (int k = 18; k >= 0; k -= 6) out += kAlphabet[(v >> k) & 63];
-  }
-  if (i < in.size()) {
-    uint32_t v = uint32_t(uint8_t(in[i])) << 16;
-    if (i + 1 < in.size()) v |= uint32_t(uint8_t(in[i + 1])) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 // The inverse, for answers that carry an image.
 bool DecodeBase64ForTest(const std::string& in, std::vector<uint8_t>* out) {
   if (in.empty() || in.size() % 4 != 0) return false;
@@ -531,7 +507,7 @@ TEST_F(ServerTest, GuardInputChecksBanksFacesAndPrompt) {
   const std::string curate = CreateKey(dir_.path(), "curate");
   const std::string scan = CreateKey(dir_.path(), "scan");
   MakeBank(curate, "stand-in-list", "ncii", kFlower);
-  const std::string portrait = ReadFile("/usr/lib/python3/dist-packages/skimage/data/astronaut.png");
+  const std::string portrait = ReadBytes("/usr/lib/python3/dist-packages/skimage/data/astronaut.png");
   auto body = [](const std::string& image, const std::string& prompt) {
     return Json{{"image_base64", Base64(image)}, {"prompt", prompt}, {"account_id", "u-7"}}.dump();
   };
@@ -542,7 +518,7 @@ TEST_F(ServerTest, GuardInputChecksBanksFacesAndPrompt) {
   Json no = Call("POST", "/v1/guard/input", scan, body(portrait, "UNDRESS"), 200);
   EXPECT_EQ(no["decision"], "block");
   EXPECT_EQ(no["rules"][0]["rule"], "face_undress");
-  Json banked = Call("POST", "/v1/guard/input", scan, body(ReadFile(kFlower), "make the sky blue"), 200);
+  Json banked = Call("POST", "/v1/guard/input", scan, body(ReadBytes(kFlower), "make the sky blue"), 200);
   EXPECT_EQ(banked["decision"], "block");
   EXPECT_EQ(banked["rules"][0]["rule"], "input_in_bank");
   ASSERT_EQ(banked["input_matches"].size(), 1u);
@@ -584,9 +560,9 @@ TEST_F(ServerTest, GuardOutputMarksWhatItAllowsAndRecordsEveryDecision) {
           .dump();
   StartServer("{\"guard\": {\"classifiers\": [" + standin + "]}}");
   const std::string scan = CreateKey(dir_.path(), "scan");
-  const std::string portrait = ReadFile("/usr/lib/python3/dist-packages/skimage/data/astronaut.png");
+  const std::string portrait = ReadBytes("/usr/lib/python3/dist-packages/skimage/data/astronaut.png");
   const std::string landscape =
-      ReadFile(kShared + "/media/photos/gcompris-qt-data/categorization_arcDeTriomphe.webp");
+      ReadBytes(kShared + "/media/photos/gcompris-qt-data/categorization_arcDeTriomphe.webp");
   Json ok = Call("POST", "/v1/guard/output", scan,
                  Json{{"image_base64", Base64(portrait)},
                       {"prompt", "an astronaut"},
@@ -730,12 +706,12 @@ TEST_F(ServerTest, CasesOpenFromScansGuardAndReportsAndModeratorsWorkThem) {
   const std::string review = CreateKey(dir_.path(), "review");
   MakeBank(admin, "other-list", "other", kFlower);
 
-  Json held = Call("POST", "/v1/scan", scan, ReadFile(kFlower), 200, "image/jpeg");
+  Json held = Call("POST", "/v1/scan", scan, ReadBytes(kFlower), 200, "image/jpeg");
   ASSERT_EQ(held["action"], "review") << held.dump();
   ASSERT_TRUE(held["case_id"].is_number()) << held.dump();
   // An allowed upload opens no case.
-  EXPECT_FALSE(Call("POST", "/v1/scan", scan, ReadFile(kChina), 200, "image/jpeg").contains("case_id"));
-  const std::string portrait = ReadFile("/usr/lib/python3/dist-packages/skimage/data/astronaut.png");
+  EXPECT_FALSE(Call("POST", "/v1/scan", scan, ReadBytes(kChina), 200, "image/jpeg").contains("case_id"));
+  const std::string portrait = ReadBytes("/usr/lib/python3/dist-packages/skimage/data/astronaut.png");
   Json reported = Call("POST", "/v1/guard/output", scan,
                        Json{{"image_base64", Base64(portrait)}, {"account_id", "u-3"}}.dump(), 200);
   ASSERT_EQ(reported["decision"], "block_report") << reported.dump();
@@ -808,7 +784,7 @@ TEST_F(ServerTest, CasesOpenFromScansGuardAndReportsAndModeratorsWorkThem) {
   got = client_->Get(held_path + "/" + item + "?reason=working%20the%20case", Auth(review));
   ASSERT_TRUE(got);
   ASSERT_EQ(got->status, 200) << got->body;
-  EXPECT_EQ(got->body, ReadFile(kFlower));
+  EXPECT_EQ(got->body, ReadBytes(kFlower));
   EXPECT_EQ(got->get_header_value("Cache-Control"), "no-store");
   Call("GET", held_path + "/ev_0000", review, "", 404);
   Json guard_ev = Call("GET", "/v1/cases/" + std::to_string(reported["case_id"].get<int64_t>()) + "/evidence",
@@ -826,7 +802,7 @@ TEST_F(ServerTest, CasesOpenFromScansGuardAndReportsAndModeratorsWorkThem) {
                                std::to_string(reported_case["reports"][0]["id"].get<int64_t>()) + ".json";
   for (int i = 0; i < 200 && !std::filesystem::exists(nca_file); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  const Json nca = Json::parse(ReadFile(nca_file));
+  const Json nca = Json::parse(ReadBytes(nca_file));
   EXPECT_EQ(nca["content"]["ai_generated"], true) << nca.dump();
   EXPECT_EQ(nca["detection"]["method"], "classifier") << nca.dump();
   EXPECT_EQ(nca["content"]["sha256"], guard_ev["evidence"][0]["sha256"]);
@@ -865,9 +841,9 @@ TEST_F(ServerTest, ConfirmedReportsJoinTheNciiBankAndAppealsCanReverse) {
   MakeBank(admin, "other-list", "other", kFlower);
   // Two earlier uploads: a benign photo standing in for the reported image,
   // and the flower, held for review.
-  Json earlier = Call("POST", "/v1/scan?content_id=post-9", scan, ReadFile(kChina), 200, "image/jpeg");
+  Json earlier = Call("POST", "/v1/scan?content_id=post-9", scan, ReadBytes(kChina), 200, "image/jpeg");
   ASSERT_EQ(earlier["action"], "allow") << earlier.dump();
-  Json held = Call("POST", "/v1/scan?content_id=post-10", scan, ReadFile(kFlower), 200, "image/jpeg");
+  Json held = Call("POST", "/v1/scan?content_id=post-10", scan, ReadBytes(kFlower), 200, "image/jpeg");
   ASSERT_EQ(held["action"], "review");
 
   Json report{{"declarations", {{"intimate_image", true}, {"depicts_reporter_or_authorised", true}}},
@@ -880,7 +856,7 @@ TEST_F(ServerTest, ConfirmedReportsJoinTheNciiBankAndAppealsCanReverse) {
   EXPECT_EQ(confirmed["bank"], "ncii-list");
   EXPECT_EQ(confirmed["remove"], (Json{"post-77", "post-9"})) << confirmed.dump();
   // The hash is in the bank: the same image uploaded again is blocked.
-  Json again = Call("POST", "/v1/scan?content_id=post-11", scan, ReadFile(kChina), 200, "image/jpeg");
+  Json again = Call("POST", "/v1/scan?content_id=post-11", scan, ReadBytes(kChina), 200, "image/jpeg");
   EXPECT_EQ(again["action"], "block") << again.dump();
   EXPECT_EQ(again["matches"][0]["bank"], "ncii-list");
 
@@ -949,12 +925,12 @@ TEST_F(ServerTest, ConfirmedReportsJoinTheNciiBankAndAppealsCanReverse) {
   EXPECT_EQ(sor["territorial_scope"], (Json{"DE", "FR"}));
   EXPECT_EQ(sor["automated_detection"], "Yes");
   EXPECT_FALSE(std::getline(sor_in, line));
-  const std::string html = ReadFile(out + "/transparency.html");
+  const std::string html = ReadBytes(out + "/transparency.html");
   EXPECT_NE(html.find("transparency report"), std::string::npos);
   EXPECT_NE(html.find("<svg"), std::string::npos);
-  EXPECT_NE(ReadFile(out + "/cases.csv").find("ncii_report,1,1,0,"), std::string::npos)
-      << ReadFile(out + "/cases.csv");
-  EXPECT_NE(ReadFile(out + "/appeals.csv").find("1,1,1,0"), std::string::npos);
+  EXPECT_NE(ReadBytes(out + "/cases.csv").find("ncii_report,1,1,0,"), std::string::npos)
+      << ReadBytes(out + "/cases.csv");
+  EXPECT_NE(ReadBytes(out + "/appeals.csv").find("1,1,1,0"), std::string::npos);
   // Dates that are not dates, and a reversed period, are refused.
   text.clear();
   EXPECT_EQ(run(cli + " --from yesterday --to 2100-01-01 --out '" + out + "' 2>&1", &text), 2) << text;
@@ -969,7 +945,7 @@ TEST_F(ServerTest, ReportCandidatesOpenACaseWithTheirEvidence) {
   StartServer();
   const std::string admin = CreateKey(dir_.path(), "admin");
   MakeBank(admin, "csam-standin", "csam", kFlower);
-  Json d = Call("POST", "/v1/scan?content_id=post-5", admin, ReadFile(kFlower), 200, "image/jpeg");
+  Json d = Call("POST", "/v1/scan?content_id=post-5", admin, ReadBytes(kFlower), 200, "image/jpeg");
   ASSERT_EQ(d["action"], "block") << d.dump();
   ASSERT_EQ(d["actions"]["report"], true);
   ASSERT_TRUE(d["case_id"].is_number()) << d.dump();
@@ -1012,7 +988,7 @@ TEST_F(ServerTest, MultipartUploadsAndMalformedOnes) {
   const std::string admin = CreateKey(dir_.path(), "admin");
   MakeBank(admin, "list", "other", kFlower);
   httplib::MultipartFormDataItems items = {{"note", "hello", "", ""},
-                                           {"file", ReadFile(kFlower), "x.jpg", "image/jpeg"}};
+                                           {"file", ReadBytes(kFlower), "x.jpg", "image/jpeg"}};
   auto r = client_->Post("/v1/scan", Auth(admin), items);
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
@@ -1070,7 +1046,7 @@ TEST_F(ServerTest, AllowListSuppressesAndLowQualitySkipsPdq) {
   const std::string admin = CreateKey(dir_.path(), "admin");
   MakeBank(admin, "list", "csam", kFlower);
   MakeBank(admin, "known-good", "allow", kFlower);
-  Json d = Call("POST", "/v1/scan", admin, ReadFile(kFlower), 200, "image/jpeg");
+  Json d = Call("POST", "/v1/scan", admin, ReadBytes(kFlower), 200, "image/jpeg");
   EXPECT_EQ(d["action"], "allow");
   EXPECT_EQ(d["reasons"][0]["kind"], "allow_list");
   EXPECT_EQ(d["suppressed"], 1);
@@ -1125,7 +1101,7 @@ TEST_F(ServerTest, WebhookSurvivesAReceiverOutageAndARestart) {
   StartServer(config);
   const std::string admin = CreateKey(dir_.path(), "admin");
   MakeBank(admin, "list", "ncii", kFlower);
-  Json d = Call("POST", "/v1/scan", admin, ReadFile(kFlower), 200, "image/jpeg");
+  Json d = Call("POST", "/v1/scan", admin, ReadBytes(kFlower), 200, "image/jpeg");
   ASSERT_EQ(d["action"], "block");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let it fail at least once
   server_->Shutdown(std::chrono::seconds(5));
@@ -1143,7 +1119,7 @@ TEST_F(ServerTest, WebhookSurvivesAReceiverOutageAndARestart) {
 TEST_F(ServerTest, ShutdownAnswersRequestsInFlight) {
   StartServer();
   const std::string admin = CreateKey(dir_.path(), "admin");
-  const std::string photo = ReadFile(kChina);
+  const std::string photo = ReadBytes(kChina);
   std::atomic<int> ok{0}, refused{0}, other{0};
   std::atomic<bool> go{false};
   std::vector<std::thread> clients;
@@ -1278,8 +1254,8 @@ TEST_F(ServerTest, ServeCommandStopsCleanlyOnSigterm) {
   const std::string script_path = dir_.path() + "/serve.sh";
   std::ofstream(script_path) << script;
   const int rc = std::system(("bash '" + script_path + "'").c_str());
-  EXPECT_EQ(WEXITSTATUS(rc), 0) << ReadFile(log);
-  const std::string text = ReadFile(log);
+  EXPECT_EQ(WEXITSTATUS(rc), 0) << ReadBytes(log);
+  const std::string text = ReadBytes(log);
   EXPECT_NE(text.find("\"event\":\"listening\""), std::string::npos) << text;
   EXPECT_NE(text.find("\"event\":\"stopped\""), std::string::npos) << text;
   std::unique_ptr<audit::AuditLog> audit_log;

@@ -22,6 +22,9 @@ std::vector<std::string> ListFiles(const std::string& dir);
 std::string ReadBytes(const std::string& path);
 /// `s`'s bytes as a span (valid while `s` is).
 std::span<const uint8_t> Span(const std::string& s);
+/// Standard base64 (RFC 4648, with padding) of `in`: for HTTP basic
+/// authentication and JSON bodies in the tests' fakes and clients.
+std::string Base64(const std::string& in);
 
 }  // namespace safeguard::testing
 

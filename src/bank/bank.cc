@@ -10,6 +10,8 @@
 #include <array>
 #include <string>
 
+#include "common/utf8.h"
+
 namespace safeguard::bank {
 namespace {
 
@@ -39,44 +41,7 @@ std::string Quote(std::string_view s) {
 
 // PostgreSQL rejects text that is not UTF-8 or holds NUL, SQLite would keep
 // it; checking here makes both backends accept exactly the same input.
-bool IsUtf8WithoutNul(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == 0) return false;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int len;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (int k = 1; k < len; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    // Overlong forms, surrogates and code points past U+10FFFF.
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
-}
+bool IsUtf8WithoutNul(std::string_view s) { return s.find('\0') == std::string_view::npos && IsUtf8(s); }
 
 Status CheckText(std::string_view field, std::string_view value, size_t max_bytes) {
   if (value.size() > max_bytes) {

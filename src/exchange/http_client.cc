@@ -14,47 +14,21 @@
 #include <string_view>
 #include <thread>
 
+#include "common/curl_util.h"
 #include "text.h"
 
 namespace safeguard::exchange::internal {
 namespace {
 
-// curl_global_init is not thread-safe in every libcurl release; doing it once
-// here keeps HttpFetch callable from any thread.
-void GlobalInitOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-struct Sink {
-  std::string* body;
-  size_t max_bytes;
-  bool too_large = false;
-};
-
-// Returning less than asked makes curl stop with CURLE_WRITE_ERROR; that is
-// how a body without Content-Length (chunked) is cut off at the cap.
-size_t WriteBody(char* data, size_t size, size_t count, void* user) {
-  auto* sink = static_cast<Sink*>(user);
-  const size_t n = size * count;
-  if (sink->body->size() + n > sink->max_bytes) {
-    sink->too_large = true;
-    return 0;
-  }
-  sink->body->append(data, n);
-  return n;
-}
+using curl::GlobalInitOnce;
+using curl::Sink;
+using curl::WriteBody;
+using CurlDeleter = curl::EasyDeleter;
+using curl::SlistDeleter;
 
 // Error messages name the URL so a user sees which server failed, but not
 // its query: page tokens are long and say nothing useful.
 std::string UrlForMessage(std::string_view url) { return std::string(url.substr(0, url.find('?'))); }
-
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
 
 }  // namespace
 

@@ -33,49 +33,14 @@
 #include <mutex>
 #include <pugixml.hpp>
 
+#include "common/curl_util.h"
+#include "common/utf8.h"
 #include "safeguard/hash/digest.h"
 
 namespace safeguard::report {
 namespace {
 
 // ---- text checks -------------------------------------------------------------
-
-bool IsUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n = 0;
-    uint32_t cp = 0;
-    if ((c & 0xe0) == 0xc0) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      const auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3f);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
 
 // XML 1.0 cannot carry most control characters, and pugixml would write
 // them unescaped: the document would be refused as a whole.
@@ -427,37 +392,12 @@ namespace {
 
 // ---- transport -------------------------------------------------------------------
 
-void GlobalInitOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-struct MimeDeleter {
-  void operator()(curl_mime* m) const { curl_mime_free(m); }
-};
-
-struct Sink {
-  std::string* body;
-  size_t max_bytes;
-  bool too_large = false;
-};
-
-size_t WriteBody(char* data, size_t size, size_t count, void* user) {
-  auto* sink = static_cast<Sink*>(user);
-  const size_t n = size * count;
-  if (sink->body->size() + n > sink->max_bytes) {
-    sink->too_large = true;
-    return 0;
-  }
-  sink->body->append(data, n);
-  return n;
-}
+using curl::GlobalInitOnce;
+using curl::MimeDeleter;
+using curl::Sink;
+using curl::SlistDeleter;
+using curl::WriteBody;
+using CurlDeleter = curl::EasyDeleter;
 
 // Streams the caller's file into the multipart body without a copy.
 struct FileCursor {

@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "common/utf8.h"
+
 namespace safeguard::report {
 namespace {
 
@@ -35,46 +37,6 @@ std::string Lower(std::string_view s) {
     if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
   }
   return out;
-}
-
-// nlohmann::json throws on invalid UTF-8 when dumping; checking first lets
-// the error name the field instead.
-bool IsUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    if ((c & 0xe0) == 0xc0) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;  // truncated sequence
-    for (size_t k = 1; k <= n; ++k) {
-      const auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3f);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
 }
 
 bool IsIpAddress(const std::string& s) {
@@ -154,6 +116,8 @@ Status Validate(const NcaReportInput& in) {
       {"moderator_notes", &in.moderator_notes},
   };
   for (const auto& [field, text] : texts) {
+    // nlohmann::json throws on invalid UTF-8 when dumping; checking first
+    // lets the error name the field instead.
     if (!IsUtf8(*text)) return Invalid(field, "is not valid UTF-8");
   }
   for (const auto& [name, value] : in.content.metadata) {

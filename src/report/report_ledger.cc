@@ -52,6 +52,18 @@ void ReadRow(const sqlite::Stmt& q, ReportRecord* r) {
   r->error = std::string(q.ColumnText(9));
 }
 
+// Every row `q` gives, appended to *out.
+Status ReadRows(sqlite::Stmt* q, std::vector<ReportRecord>* out) {
+  bool row = false;
+  Status s;
+  while ((s = q->Step(&row)).ok() && row) {
+    ReportRecord r;
+    ReadRow(*q, &r);
+    out->push_back(std::move(r));
+  }
+  return s;
+}
+
 Status CheckDestination(std::string_view d) {
   if (d == kDestinationNca || d == kDestinationNcmec) return Status::Ok();
   return Status::InvalidArgument("report destination must be \"nca\" or \"ncmec\"");
@@ -272,14 +284,15 @@ Status ReportLedger::List(int64_t from_ms, int64_t to_ms, std::vector<ReportReco
   sqlite::Stmt q(conn_, sql.c_str());
   q.Int(1, from_ms);
   q.Int(2, to_ms);
-  bool row = false;
-  Status s;
-  while ((s = q.Step(&row)).ok() && row) {
-    ReportRecord r;
-    ReadRow(q, &r);
-    out->push_back(std::move(r));
-  }
-  return s;
+  return ReadRows(&q, out);
+}
+
+Status ReportLedger::Pending(std::vector<ReportRecord>* out) {
+  out->clear();
+  const std::string sql =
+      std::string("SELECT ") + kColumns + " FROM reports WHERE state = 'pending' ORDER BY created_ms, id";
+  sqlite::Stmt q(conn_, sql.c_str());
+  return ReadRows(&q, out);
 }
 
 }  // namespace safeguard::report

@@ -11,6 +11,7 @@
 
 #include "common/sqlite.h"
 #include "safeguard/hash/digest.h"
+#include "token_util.h"
 
 namespace safeguard::server {
 namespace {
@@ -40,17 +41,6 @@ constexpr int64_t kCacheMs = 1000;
 // Unknown ids are cached too (so a flood of bad keys does not become a
 // flood of reads); past this many entries the cache starts over.
 constexpr size_t kMaxCached = 10000;
-
-std::string RandomHex(size_t bytes) {
-  std::vector<uint8_t> b(bytes);
-  if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) return "";
-  return hash::ToHex(b);
-}
-
-std::string Sha256Hex(std::string_view text) {
-  return hash::ToHex(
-      hash::Sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size())));
-}
 
 bool IsHex(std::string_view s) {
   for (char c : s) {

@@ -111,7 +111,7 @@ std::string ContentTypeOf(const std::filesystem::path& p) {
 
 }  // namespace
 
-Status Service::SessionPrincipal(const HttpRequest& req, ApiKey* key, bool* found) {
+Status Service::SessionPrincipal(const HttpRequest& req, ApiKey* key, bool* found, Session* out) {
   const std::string_view token = CookieValue(req.Header("cookie"), kCookie);
   *found = !token.empty();
   if (!*found) return Status::Ok();
@@ -122,6 +122,7 @@ Status Service::SessionPrincipal(const HttpRequest& req, ApiKey* key, bool* foun
     s = users_->Resolve(token, &session);
   }
   if (!s.ok()) return s;
+  if (out != nullptr) *out = session;
   *key = ApiKey{.id = {},
                 .name = session.user.name,
                 .scopes = ScopesOfRole(session.user.role),
@@ -194,17 +195,12 @@ Status Service::SessionRoute(const HttpRequest& req, HttpResponse* res, bool* un
   if (token.empty()) return Status::PermissionDenied("not signed in");
   ApiKey key;
   bool found = false;
-  s = SessionPrincipal(req, &key, &found);
+  Session session;
+  s = SessionPrincipal(req, &key, &found, &session);
   // Signed in, but a bad CSRF token or origin: 403.
   *unauthenticated = key.role.empty();
   if (!s.ok()) return s;
   if (req.method == "GET") {
-    Session session;
-    {
-      std::lock_guard<std::mutex> lock(db_mu_);
-      s = users_->Resolve(token, &session);
-    }
-    if (!s.ok()) return s;
     res->headers.emplace_back("Cache-Control", "no-store");
     JsonResponse(res, 200, SessionJson(session));
     return Status::Ok();
@@ -228,15 +224,9 @@ Status Service::SessionRoute(const HttpRequest& req, HttpResponse* res, bool* un
 Status Service::Dashboard(const HttpRequest& req, HttpResponse* res) {
   Status s = RequireMethod(req, {"GET"});
   if (!s.ok()) return s;
-  int days = 30;
-  if (const std::string d = Param(QueryParams(req.query), "days"); !d.empty()) {
-    char* end = nullptr;
-    const long v = std::strtol(d.c_str(), &end, 10);
-    if (*end != '\0' || v < 1 || v > 366) return Status::InvalidArgument("\"days\" must be 1 to 366");
-    days = static_cast<int>(v);
-  }
-  // Up to and including this millisecond (an action a moment ago counts).
-  const int64_t to = NowMs() + 1, from = to - int64_t{days} * 24 * 3600 * 1000;
+  int64_t from = 0, to = 0;
+  s = DaysWindow(req, 366, NowMs(), &from, &to);
+  if (!s.ok()) return s;
   cases::CaseFigures f;
   {
     std::lock_guard<std::mutex> lock(db_mu_);

@@ -198,14 +198,9 @@ Status Service::QueueReportsLocked(const cases::Case& c, nlohmann::ordered_json*
 Status Service::ListReports(const HttpRequest& req, HttpResponse* res) {
   Status s = RequireMethod(req, {"GET"});
   if (!s.ok()) return s;
-  int days = 30;
-  if (const std::string d = Param(QueryParams(req.query), "days"); !d.empty()) {
-    char* end = nullptr;
-    const long v = std::strtol(d.c_str(), &end, 10);
-    if (*end != '\0' || v < 1 || v > 3660) return Status::InvalidArgument("\"days\" must be 1 to 3660");
-    days = static_cast<int>(v);
-  }
-  const int64_t to = NowMs() + 1, from = to - int64_t{days} * 24 * 3600 * 1000;
+  int64_t from = 0, to = 0;
+  s = DaysWindow(req, 3660, NowMs(), &from, &to);
+  if (!s.ok()) return s;
   std::vector<report::ReportRecord> list;
   {
     std::lock_guard<std::mutex> lock(db_mu_);
@@ -232,37 +227,60 @@ Status Service::ListReports(const HttpRequest& req, HttpResponse* res) {
 }
 
 void Service::ReportLoop() {
-  // When each pending report may next be tried (after a destination did
-  // not answer).
-  std::map<int64_t, std::chrono::steady_clock::time_point> not_before;
+  using Clock = std::chrono::steady_clock;
+  // The ledger is read only when a report may be waiting: at start (pending
+  // from before a restart), when a confirm wakes the thread, and when a
+  // report that got no answer is due again; not on a timer.
+  std::map<int64_t, Clock::time_point> not_before;  // pending reports that got no answer
+  Clock::time_point next_look = Clock::now();
   while (!stopping_.load()) {
-    std::vector<report::ReportRecord> pending;
-    Status s;
-    {
-      std::lock_guard<std::mutex> lock(db_mu_);
-      std::vector<report::ReportRecord> all;
-      s = reports_->List(0, INT64_MAX, &all);
-      for (const report::ReportRecord& r : all) {
-        if (r.state == report::kReportPending) pending.push_back(r);
+    const Clock::time_point now = Clock::now();
+    bool due = next_look <= now;
+    for (const auto& [id, t] : not_before) due = due || t <= now;
+    if (due) {
+      next_look = Clock::time_point::max();
+      std::vector<report::ReportRecord> pending;
+      Status listed;
+      {
+        std::lock_guard<std::mutex> lock(db_mu_);
+        listed = reports_->Pending(&pending);
       }
-    }
-    if (!s.ok()) Log("report_list_failed", nlohmann::ordered_json{{"error", s.message()}});
-    for (const report::ReportRecord& r : pending) {
-      if (stopping_.load()) break;
-      auto it = not_before.find(r.id);
-      if (it != not_before.end() && std::chrono::steady_clock::now() < it->second) continue;
-      bool retry = false;
-      s = SendOneReport(r, &retry);
-      if (retry) {
-        not_before[r.id] = std::chrono::steady_clock::now() + std::chrono::seconds(config_.reports_retry_s);
-        Log("report_retry",
-            nlohmann::ordered_json{{"report", r.id}, {"destination", r.destination}, {"error", s.message()}});
+      if (!listed.ok()) {
+        Log("report_list_failed", nlohmann::ordered_json{{"error", listed.message()}});
+        next_look = now + std::chrono::seconds(config_.reports_retry_s);
       } else {
-        not_before.erase(r.id);
+        // Kept: only the reports still pending that wait for their time.
+        std::map<int64_t, Clock::time_point> waiting;
+        for (const report::ReportRecord& r : pending) {
+          if (stopping_.load()) break;
+          auto it = not_before.find(r.id);
+          if (it != not_before.end() && Clock::now() < it->second) {
+            waiting.insert(*it);
+            continue;
+          }
+          bool retry = false;
+          Status s = SendOneReport(r, &retry);
+          if (retry) {
+            waiting[r.id] = Clock::now() + std::chrono::seconds(config_.reports_retry_s);
+            Log("report_retry",
+                nlohmann::ordered_json{
+                    {"report", r.id}, {"destination", r.destination}, {"error", s.message()}});
+          }
+        }
+        not_before = std::move(waiting);
       }
     }
+    // Sleep until woken or until the next report that got no answer is due.
+    Clock::time_point until = next_look;
+    for (const auto& [id, t] : not_before) until = std::min(until, t);
     std::unique_lock<std::mutex> lock(stop_mu_);
-    stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_.load() || reports_wake_; });
+    auto woken = [this] { return stopping_.load() || reports_wake_; };
+    if (until == Clock::time_point::max()) {
+      stop_cv_.wait(lock, woken);
+    } else {
+      stop_cv_.wait_until(lock, until, woken);
+    }
+    if (reports_wake_) next_look = Clock::now();
     reports_wake_ = false;
   }
 }

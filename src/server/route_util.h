@@ -41,6 +41,11 @@ std::vector<std::pair<std::string, std::string>> QueryParams(std::string_view qu
 /// The first value of parameter `name`, or "".
 std::string Param(const std::vector<std::pair<std::string, std::string>>& params, std::string_view name);
 
+/// The period [*from_ms, *to_ms) of the last `days` days (the query's
+/// `days`, 1 to `max_days`, else 30) up to and including `now_ms`, so that
+/// something done a moment ago counts. kInvalidArgument for another value.
+Status DaysWindow(const HttpRequest& req, int max_days, int64_t now_ms, int64_t* from_ms, int64_t* to_ms);
+
 }  // namespace safeguard::server
 
 #endif  // SAFEGUARD_SRC_SERVER_ROUTE_UTIL_H_

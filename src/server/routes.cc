@@ -155,6 +155,20 @@ std::string Param(const std::vector<std::pair<std::string, std::string>>& params
   return "";
 }
 
+Status DaysWindow(const HttpRequest& req, int max_days, int64_t now_ms, int64_t* from_ms, int64_t* to_ms) {
+  long days = 30;
+  if (const std::string d = Param(QueryParams(req.query), "days"); !d.empty()) {
+    char* end = nullptr;
+    days = std::strtol(d.c_str(), &end, 10);
+    if (*end != '\0' || days < 1 || days > max_days) {
+      return Status::InvalidArgument("\"days\" must be 1 to " + std::to_string(max_days));
+    }
+  }
+  *to_ms = now_ms + 1;
+  *from_ms = *to_ms - int64_t{days} * 24 * 3600 * 1000;
+  return Status::Ok();
+}
+
 namespace {
 
 // {"error":{"code","message"}} for a failed status.

@@ -112,11 +112,12 @@ class Service final : public Server {
                      const nlohmann::ordered_json& extra, std::span<const uint8_t> image, int64_t* case_id);
   // The console (console_routes.cc, docs/console.md): sign-in, the
   // session's principal, the dashboard's figures, blurred previews and the
-  // console's files. SessionPrincipal fills *key from the session cookie
-  // (role set, scopes from the role) and checks CSRF on requests that change
-  // something; *found is false when there is no cookie.
+  // console's files. SessionPrincipal fills *key (role set, scopes from the
+  // role) and *session (if not null) from the session cookie and checks
+  // CSRF on requests that change something; *found is false when there is
+  // no cookie.
   Status SessionRoute(const HttpRequest& req, HttpResponse* res, bool* unauthenticated);
-  Status SessionPrincipal(const HttpRequest& req, ApiKey* key, bool* found);
+  Status SessionPrincipal(const HttpRequest& req, ApiKey* key, bool* found, Session* session = nullptr);
   Status Dashboard(const HttpRequest& req, HttpResponse* res);
   Status EvidencePreview(const ApiKey& key, int64_t case_id, const std::string& item, HttpResponse* res);
   Status ConsoleFile(const HttpRequest& req, HttpResponse* res);

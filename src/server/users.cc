@@ -9,7 +9,7 @@
 #include <span>
 
 #include "common/sqlite.h"
-#include "safeguard/hash/digest.h"
+#include "token_util.h"
 
 namespace safeguard::server {
 
@@ -40,17 +40,6 @@ CREATE INDEX console_sessions_name ON console_sessions(name);
 
 constexpr size_t kMinPassword = 12;
 constexpr size_t kMaxPassword = 1024;
-
-std::string RandomHex(size_t bytes) {
-  std::vector<uint8_t> b(bytes);
-  randombytes_buf(b.data(), b.size());
-  return hash::ToHex(b);
-}
-
-std::string Sha256Hex(std::string_view text) {
-  return hash::ToHex(
-      hash::Sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size())));
-}
 
 bool ValidName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
@@ -269,6 +258,7 @@ Status UserStore::SignIn(const std::string& name, const std::string& password, S
   const std::string t = RandomHex(32);
   Session out{
       .user = u, .csrf_token = RandomHex(32), .created_ms = now, .expires_ms = now + policy_.absolute_ms};
+  if (t.empty() || out.csrf_token.empty()) return Status::Internal("the system's random generator failed");
   sqlite::Stmt ins(conn_,
                    "INSERT INTO console_sessions(token_sha256, name, csrf, created_ms, last_ms, expires_ms) "
                    "VALUES (?, ?, ?, ?, ?, ?)");

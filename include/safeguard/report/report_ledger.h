@@ -121,6 +121,10 @@ class ReportLedger {
   /// The reports recorded in [from_ms, to_ms), oldest first.
   Status List(int64_t from_ms, int64_t to_ms, std::vector<ReportRecord>* out);
 
+  /// The reports still pending (not yet sent, failed or retracted), oldest
+  /// first: what a sender has left to do.
+  Status Pending(std::vector<ReportRecord>* out);
+
   /// Sets *reported to whether content `content_sha256` has a pending or
   /// sent report to `destination`. (A Status, not a bare bool: a database
   /// error must not read as "not reported".)
