@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 
@@ -127,6 +128,108 @@ TEST(MihIndex, DuplicatesAndExactHits) {
   for (const Match& m : out) EXPECT_EQ(m.distance, 0);
   mih.RangeSearch(Flip(c, 1, rng), 0, &out);
   EXPECT_TRUE(out.empty());
+}
+
+// Queries built to sit exactly on the pigeonhole's edge: every group of
+// substrings (table 0 alone, then the pairs 1-2, 3-4, ...) but one is one
+// flip past its threshold, and that one is exactly at it, so the entry is
+// at distance r and only one table's probe can find it. In a pair the
+// flips on the partner substring go in its low bits, the ones a row entry
+// keeps, so the pair bound is met with equality. The layout is recomputed
+// here from the header's description (substrings of 256/m bits, the first
+// 256 % m one bit wider; radii q+1... as RangeSearch assigns them).
+TEST(MihIndex, PairBoundIsExactAtItsEdge) {
+  std::mt19937_64 rng(11);
+  const size_t n = 3000;
+  std::vector<Code256> codes(n);
+  for (auto& c : codes) c = RandomCode(rng);
+  std::vector<uint64_t> ids(n);
+  for (size_t i = 0; i < n; ++i) ids[i] = 5 * i + 2;
+  FlatScan scan;
+  scan.Add(codes, ids);
+  size_t filtered = 0, edge_matches = 0;
+  for (int m : {12, 13, 16, 23}) {
+    MihIndex mih;
+    mih.Build(codes, ids, m);
+    ASSERT_EQ(mih.num_tables(), m);
+    std::vector<int> start(m), bits(m);
+    for (int k = 0, at = 0; k < m; ++k) {
+      bits[k] = 256 / m + (k < 256 % m ? 1 : 0);
+      start[k] = at;
+      at += bits[k];
+    }
+    // Flips `count` bits of substring k of c: its lowest bits, or random ones.
+    auto flip = [&](Code256* c, int k, int count, bool low) {
+      std::vector<int> pos(bits[k]);
+      for (int i = 0; i < bits[k]; ++i) pos[i] = i;
+      if (!low) std::shuffle(pos.begin(), pos.end(), rng);
+      for (int i = 0; i < count; ++i) {
+        const int b = start[k] + pos[i];
+        c->w[b >> 6] ^= uint64_t{1} << (b & 63);
+      }
+    };
+    for (int radius : {7, 16, 31, 45, 63}) {
+      const int q = radius / m, a = radius - m * q;
+      auto t = [&](int k) { return k <= a ? q : q - 1; };
+      // Groups: {0}, {1, 2}, {3, 4}, ..., and {m - 1} alone when m is even.
+      std::vector<std::vector<int>> groups{{0}};
+      for (int k = 1; k < m; k += 2)
+        groups.push_back(k + 1 < m ? std::vector<int>{k, k + 1} : std::vector<int>{k});
+      for (size_t g = 0; g < groups.size(); ++g) {
+        for (int side = 0; side < 2; ++side) {
+          if (groups[g].size() == 1 && side == 1) continue;
+          const Code256 entry = codes[rng() % n];
+          Code256 query = entry, past = entry;
+          bool possible = true;
+          for (size_t h = 0; h < groups.size(); ++h) {
+            const std::vector<int>& grp = groups[h];
+            if (h != g) {
+              // One past the group's threshold: t_k + 1 on each substring.
+              for (int k : grp) {
+                flip(&query, k, t(k) + 1, false);
+                flip(&past, k, t(k) + 1, false);
+              }
+              continue;
+            }
+            if (grp.size() == 1) {
+              possible = t(grp[0]) >= 0;
+              if (!possible) break;
+              flip(&query, grp[0], t(grp[0]), false);
+              flip(&past, grp[0], t(grp[0]) + 1, false);
+              continue;
+            }
+            // A pair at its bound t_a + t_b + 1: the probed side at t, the
+            // partner at t + 1 in its low (kept) bits.
+            const int found = grp[side], partner = grp[1 - side];
+            possible = t(found) >= 0 && t(partner) + 1 <= bits[partner];
+            if (!possible) break;
+            flip(&query, found, t(found), false);
+            flip(&query, partner, t(partner) + 1, true);
+            flip(&past, found, t(found) + 1, false);
+            flip(&past, partner, t(partner) + 1, true);
+          }
+          if (!possible) continue;
+          ASSERT_EQ(Distance(query, entry), radius);
+          ASSERT_EQ(Distance(past, entry), radius + 1);
+          std::vector<Match> got, want;
+          SearchStats st;
+          for (const Code256& qc : {query, past}) {
+            mih.RangeSearch(qc, radius, &got, &st);
+            scan.RangeSearch(qc, radius, &want);
+            ASSERT_EQ(got, want) << "m=" << m << " radius=" << radius << " group=" << g << " side=" << side;
+            filtered += st.filtered;
+          }
+          mih.RangeSearch(query, radius, &got);
+          const bool has_entry =
+              std::any_of(got.begin(), got.end(), [&](const Match& x) { return x.distance == radius; });
+          EXPECT_TRUE(has_entry) << "m=" << m << " radius=" << radius << " group=" << g;
+          edge_matches += has_entry;
+        }
+      }
+    }
+  }
+  EXPECT_GT(edge_matches, 100u);
+  EXPECT_GT(filtered, 0u) << "the pair bound never ruled a row out";
 }
 
 TEST(MihIndex, SnapshotRoundTripAndDamage) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -69,10 +70,10 @@ void ForEachNeighbour(uint32_t v, int bits, int r, F f) {
   }
 }
 
-// A bucket to visit: rows[begin, end) of a table.
+// A bucket to visit: rows[begin, end) of a table, whose substring value is
+// `dist` from the query's.
 struct Range {
-  uint32_t begin, end;
-  int table;
+  uint32_t begin, end, dist;
 };
 
 uint16_t Word16(const Code256& c, int s) { return static_cast<uint16_t>(c.w[s >> 2] >> (16 * (s & 3))); }
@@ -225,6 +226,18 @@ uint32_t MihIndex::Substring(const Code256& c, int start, int bits) {
   return static_cast<uint32_t>(v & ((uint64_t{1} << bits) - 1));
 }
 
+void MihIndex::SetUpTables() {
+  row_bits_ = std::max(1, static_cast<int>(std::bit_width(main_rows_ == 0 ? 0u : main_rows_ - 1)));
+  const int m = static_cast<int>(tables_.size());
+  for (int k = 0; k < m; ++k) {
+    Table& t = tables_[k];
+    t.partner = k == 0 ? -1 : (k % 2 == 1 ? (k + 1 < m ? k + 1 : -1) : k - 1);
+    t.partner_bits = t.partner < 0 ? 0 : std::min(32 - row_bits_, tables_[t.partner].bits);
+    t.masks.clear();
+    ForEachNeighbour(0, t.bits, 2, [&](uint32_t mask) { t.masks.push_back(mask); });
+  }
+}
+
 void MihIndex::BuildLines(const std::vector<uint32_t>& offsets, Table* t) {
   const size_t values = offsets.size() - 1;
   const size_t num_lines = (values + kLineValues - 1) / kLineValues;
@@ -244,19 +257,6 @@ void MihIndex::BuildLines(const std::vector<uint32_t>& offsets, Table* t) {
       for (uint32_t i = 0; i <= kLineValues; ++i) t->wide.push_back(bound(first + i));
     }
   }
-}
-
-inline void MihIndex::Bucket(const Table& t, uint32_t v, uint32_t* begin, uint32_t* end) {
-  const OffsetLine& line = t.lines[v / kLineValues];
-  const uint32_t i = v % kLineValues;
-  if (line.base & kWideLine) [[unlikely]] {
-    const uint32_t* w = t.wide.data() + (line.base & ~kWideLine);
-    *begin = w[i];
-    *end = w[i + 1];
-    return;
-  }
-  *begin = line.base + (i == 0 ? 0u : line.end[i - 1]);
-  *end = line.base + line.end[i];
 }
 
 void MihIndex::Build(std::span<const Code256> codes, std::span<const uint64_t> ids,
@@ -290,6 +290,7 @@ void MihIndex::Build(std::span<const Code256> codes, std::span<const uint64_t> i
     tables_[k].bits = 256 / m + (k < 256 % m ? 1 : 0);
     start += tables_[k].bits;
   }
+  SetUpTables();
 
   // Row order: table rows counting-sorted by table 0's substring (so that
   // table needs no row list), then the families one after another.
@@ -338,7 +339,12 @@ void MihIndex::Build(std::span<const Code256> codes, std::span<const uint64_t> i
       for (size_t v = 1; v < off.size(); ++v) off[v] += off[v - 1];
       next.assign(off.begin(), off.end() - 1);
       t.rows.resize(main_rows_);
-      for (uint32_t i = 0; i < main_rows_; ++i) t.rows[next[Substring(codes_[i], t.start, t.bits)]++] = i;
+      const Table& p = tables_[t.partner];  // every table but 0 has one
+      const uint32_t keep = (uint32_t{1} << t.partner_bits) - 1;
+      for (uint32_t i = 0; i < main_rows_; ++i) {
+        const uint32_t partner = t.partner_bits == 0 ? 0 : Substring(codes_[i], p.start, p.bits) & keep;
+        t.rows[next[Substring(codes_[i], t.start, t.bits)]++] = i | partner << row_bits_;
+      }
       BuildLines(off, &t);
     }
   };
@@ -399,9 +405,10 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
   st = SearchStats();
   if (codes_.empty() || radius < 0) return;
   // Per-thread scratch: a query allocates nothing once warm.
-  thread_local std::vector<uint32_t> probe_values, rows;
-  thread_local std::vector<uint8_t> probe_tables;
+  thread_local std::vector<uint32_t> probes, rows, cand_rows;
+  thread_local std::vector<const OffsetLine*> probe_lines;
   thread_local std::vector<Range> ranges;
+  thread_local std::vector<const void*> range_rows;
   rows.clear();
 
   // Families: skipped whole unless the query is within radius + R of the
@@ -419,7 +426,7 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
   const int m = static_cast<int>(tables_.size());
   // Generalised pigeonhole: with r = m*q + a (0 <= a < m), a code within r
   // is within q of the query on one of substrings 0..a, or within q-1 on
-  // one of the others.
+  // one of the others (the radii t_k sum, each plus one, to r + 1).
   const int q = radius / m, a = radius - m * q;
   auto table_radius = [&](int k) { return k <= a ? q : q - 1; };
   double ball = 0;
@@ -428,38 +435,70 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
   }
   bool scan = n != 0 && ball * 4 > static_cast<double>(n);
   size_t candidates = 0;
+  uint32_t query_sub[kMaxTables];
+  for (int k = 0; k < m; ++k) query_sub[k] = Substring(query, tables_[k].start, tables_[k].bits);
+  // Per table: the first probe and the first range (tables without probes
+  // have empty spans), then the end of both.
+  size_t probe_start[kMaxTables + 1], range_start[kMaxTables + 1];
   if (n != 0 && !scan) {
-    probe_values.clear();
-    probe_tables.clear();
+    // Every substring value within t_k of the query's, table by table:
+    // the query's value XOR each mask of up to t_k ones, with the line
+    // that holds its bucket bounds.
+    probes.clear();
+    probe_lines.clear();
     for (int k = 0; k < m; ++k) {
+      probe_start[k] = probes.size();
       const int r = table_radius(k);
       if (r < 0) continue;
       const Table& t = tables_[k];
-      ForEachNeighbour(Substring(query, t.start, t.bits), t.bits, r, [&](uint32_t v) {
-        probe_values.push_back(v);
-        probe_tables.push_back(static_cast<uint8_t>(k));
-      });
-    }
-    st.probes = probe_values.size();
-    // Each probe reads a random line of a large array: a cache miss.
-    // Prefetching a few probes ahead overlaps those misses.
-    constexpr size_t kAhead = 64;
-    const size_t np = probe_values.size();
-    for (size_t i = 0; i < std::min(kAhead, np); ++i) {
-      __builtin_prefetch(&tables_[probe_tables[i]].lines[probe_values[i] / kLineValues]);
-    }
-    ranges.clear();
-    for (size_t i = 0; i < np; ++i) {
-      if (i + kAhead < np) {
-        __builtin_prefetch(&tables_[probe_tables[i + kAhead]].lines[probe_values[i + kAhead] / kLineValues]);
+      const uint32_t v = query_sub[k];
+      if (r <= 2) {
+        const size_t count = static_cast<size_t>(BallSize(t.bits, r));
+        for (size_t j = 0; j < count; ++j) probes.push_back(v ^ t.masks[j]);
+      } else {
+        ForEachNeighbour(v, t.bits, r, [&](uint32_t x) { probes.push_back(x); });
       }
-      uint32_t b, e;
-      Bucket(tables_[probe_tables[i]], probe_values[i], &b, &e);
-      if (b != e) {
-        ranges.push_back(Range{b, e, probe_tables[i]});
+      for (size_t i = probe_start[k]; i < probes.size(); ++i)
+        probe_lines.push_back(&t.lines[probes[i] / kLineValues]);
+    }
+    probe_start[m] = probes.size();
+    const size_t np = probes.size();
+    st.probes = np;
+    // Each probe reads a random line of a large array: a cache miss.
+    // Prefetching a few probes ahead overlaps those misses. The writes are
+    // without branches on the bucket's size: a third of the buckets are
+    // empty, at random, and mispredictions would cost more than the writes.
+    // Each range keeps where its bucket's rows are (table 0: its codes) for
+    // the next loop to prefetch.
+    constexpr size_t kAhead = 64;
+    for (size_t i = 0; i < std::min(kAhead, np); ++i) __builtin_prefetch(probe_lines[i]);
+    ranges.resize(np);
+    range_rows.resize(np);
+    size_t nr = 0;
+    for (int k = 0; k < m; ++k) {
+      range_start[k] = nr;
+      const Table& t = tables_[k];
+      const uint32_t v0 = query_sub[k];
+      for (size_t i = probe_start[k]; i < probe_start[k + 1]; ++i) {
+        if (i + kAhead < np) __builtin_prefetch(probe_lines[i + kAhead]);
+        const OffsetLine& line = *probe_lines[i];
+        const uint32_t v = probes[i], slot = v % kLineValues;
+        uint32_t b, e;
+        if (line.base & kWideLine) [[unlikely]] {
+          const uint32_t* w = t.wide.data() + (line.base & ~kWideLine);
+          b = w[slot];
+          e = w[slot + 1];
+        } else {
+          b = line.base + (slot == 0 ? 0u : line.end[slot - 1]);
+          e = line.base + line.end[slot];
+        }
+        ranges[nr] = Range{b, e, static_cast<uint32_t>(std::popcount(v ^ v0))};
+        range_rows[nr] = k == 0 ? static_cast<const void*>(codes_.data() + b) : t.rows.data() + b;
+        nr += b != e;
         candidates += e - b;
       }
     }
+    range_start[m] = nr;
     // A query in a dense region of the tables: the scan is cheaper.
     if (candidates * kScanRatio > n) scan = true;
   }
@@ -468,48 +507,57 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
     st.candidates = n;
     ScanRange(codes_.data(), n, query, radius, &rows);
   } else if (n != 0) {
-    st.candidates = candidates;
     // Buckets hold a row or two each, so prefetching within a bucket never
-    // gets ahead. Gather every candidate (row, table) first, with the next
-    // buckets' row lists prefetched, then verify the flat list with the
-    // codes prefetched well ahead: many misses in flight instead of one.
-    thread_local std::vector<uint32_t> cand_rows;
-    thread_local std::vector<uint8_t> cand_tables;
-    cand_rows.clear();
-    cand_tables.clear();
+    // gets ahead. Gather every candidate row first, with the next buckets'
+    // row lists prefetched, then verify the flat list with the codes
+    // prefetched well ahead: many misses in flight instead of one.
+    cand_rows.resize(candidates);
+    size_t nc = 0;
+    const uint32_t row_mask = row_bits_ >= 32 ? ~0u : (uint32_t{1} << row_bits_) - 1;
+    const size_t nr = range_start[m];
     constexpr size_t kRangesAhead = 32;
-    for (size_t ri = 0; ri < ranges.size(); ++ri) {
-      if (ri + kRangesAhead < ranges.size()) {
-        const Range& ahead = ranges[ri + kRangesAhead];
-        if (ahead.table != 0) __builtin_prefetch(&tables_[ahead.table].rows[ahead.begin]);
-      }
-      const Range& rg = ranges[ri];
-      // Table 0 keeps no row list: its rows are the positions themselves.
-      const uint32_t* list = rg.table == 0 ? nullptr : tables_[rg.table].rows.data();
-      for (uint32_t i = rg.begin; i < rg.end; ++i) {
-        cand_rows.push_back(list ? list[i] : i);
-        cand_tables.push_back(static_cast<uint8_t>(rg.table));
+    for (size_t ri = 0; ri < std::min(kRangesAhead, nr); ++ri) __builtin_prefetch(range_rows[ri]);
+    for (int k = 0; k < m; ++k) {
+      const Table& t = tables_[k];
+      const uint32_t* list = t.rows.data();
+      // The pair bound: distance on the partner's kept bits at most
+      // t_a + t_b + 1 - d_a (see the header); table 0 keeps no row list
+      // (its rows are the positions themselves) and no partner bits.
+      const bool filter = t.partner_bits != 0;
+      const int limit = filter ? table_radius(k) + table_radius(t.partner) + 1 : 0;
+      const uint32_t want = filter ? query_sub[t.partner] & ((uint32_t{1} << t.partner_bits) - 1) : 0;
+      for (size_t ri = range_start[k]; ri < range_start[k + 1]; ++ri) {
+        if (ri + kRangesAhead < nr) __builtin_prefetch(range_rows[ri + kRangesAhead]);
+        const Range& rg = ranges[ri];
+        if (k == 0) {
+          for (uint32_t i = rg.begin; i < rg.end; ++i) cand_rows[nc++] = i;
+        } else if (!filter) {
+          for (uint32_t i = rg.begin; i < rg.end; ++i) cand_rows[nc++] = list[i] & row_mask;
+        } else {
+          // Kept without a branch: the test passes at random.
+          const int left = limit - static_cast<int>(rg.dist);
+          for (uint32_t i = rg.begin; i < rg.end; ++i) {
+            const uint32_t entry = list[i];
+            cand_rows[nc] = entry & row_mask;
+            nc += std::popcount((entry >> row_bits_) ^ want) <= left;
+          }
+        }
       }
     }
+    cand_rows.resize(nc);
+    st.candidates = nc;
+    st.filtered = candidates - nc;
     constexpr size_t kCodesAhead = 64;
-    const size_t nc = cand_rows.size();
     for (size_t i = 0; i < std::min(kCodesAhead, nc); ++i) __builtin_prefetch(&codes_[cand_rows[i]]);
     for (size_t ci = 0; ci < nc; ++ci) {
       if (ci + kCodesAhead < nc) __builtin_prefetch(&codes_[cand_rows[ci + kCodesAhead]]);
       const uint32_t row = cand_rows[ci];
-      const Code256& c = codes_[row];
-      if (Distance(c, query) > radius) continue;
-      // Report each row once: from the first table whose probe finds it.
-      bool earlier = false;
-      for (int j = 0; j < cand_tables[ci] && !earlier; ++j) {
-        const int rj = table_radius(j);
-        if (rj < 0) continue;
-        const Table& tj = tables_[j];
-        earlier =
-            __builtin_popcount(Substring(c, tj.start, tj.bits) ^ Substring(query, tj.start, tj.bits)) <= rj;
-      }
-      if (!earlier) rows.push_back(row);
+      if (Distance(codes_[row], query) <= radius) rows.push_back(row);
     }
+    // A row near the query on several substrings is found by several
+    // probes: report it once.
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
   }
   out->reserve(rows.size());
   for (uint32_t r : rows) out->push_back(Match{ids_[r], Distance(codes_[r], query)});
@@ -522,7 +570,7 @@ namespace safeguard::index {
 namespace {
 
 constexpr char kMagic[8] = {'S', 'G', 'M', 'I', 'H', 'X', '0', '1'};
-constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatVersion = 3;
 
 // FNV-1a over 64-bit words in four interleaved lanes (so the multiplies
 // overlap): cheap enough to run over a gigabyte at load, and catches
@@ -680,7 +728,7 @@ Status MihIndex::Load(const std::string& path, uint64_t* tag) {
   if (!ReadAll(in.f, header, sizeof(header), &sum)) return corrupt("truncated header");
   if (header[0] != kFormatVersion) return corrupt("format version " + std::to_string(header[0]));
   const uint64_t n = header[1], m = header[2], main_rows = header[3], num_families = header[4];
-  if (n >= (uint64_t{1} << 31) || m < 1 || m > 64 || main_rows > n || num_families > 1024) {
+  if (n >= (uint64_t{1} << 31) || m < 1 || m > kMaxTables || main_rows > n || num_families > 1024) {
     return corrupt("impossible sizes");
   }
   // The file must be as long as the header says before anything large is
@@ -722,6 +770,7 @@ Status MihIndex::Load(const std::string& path, uint64_t* tag) {
   }
   if (next_row != n) return corrupt("families do not end at the entry count");
   main_rows_ = static_cast<uint32_t>(main_rows);
+  SetUpTables();
   codes_.resize(n);
   ids_.resize(n);
   if (!ReadAll(in.f, codes_.data(), n * sizeof(Code256), &sum) || !ReadAll(in.f, ids_.data(), n * 8, &sum)) {
@@ -740,9 +789,15 @@ Status MihIndex::Load(const std::string& path, uint64_t* tag) {
     // in range, or a search could read out of bounds.
     const std::string bad = CheckLines(t, main_rows_);
     if (!bad.empty()) return corrupt("table " + std::to_string(k) + ": " + bad);
-    uint32_t max_row = 0;
-    for (uint32_t r : t.rows) max_row = std::max(max_row, r);
-    if (!t.rows.empty() && max_row >= main_rows_) return corrupt("rows");
+    // Entries: a row number, and nothing above the partner bits.
+    const uint64_t row_mask = (uint64_t{1} << row_bits_) - 1,
+                   used = uint64_t{1} << (row_bits_ + t.partner_bits);
+    uint32_t max_row = 0, any_above = 0;
+    for (uint32_t r : t.rows) {
+      max_row = std::max(max_row, static_cast<uint32_t>(r & row_mask));
+      any_above |= static_cast<uint32_t>(r >= used);
+    }
+    if (!t.rows.empty() && (max_row >= main_rows_ || any_above)) return corrupt("rows");
   }
   // Every family member must be within its radius: the search skips a
   // family on that promise.

@@ -23,6 +23,15 @@
 // query's buckets still hold a sizeable fraction of them it scans those rows
 // instead, so the worst query costs about one scan.
 //
+// Tables 1 and 2, 3 and 4, ... are pairs. A code within r of the query is
+// within t_a + t_b + 1 of it on the two substrings of some pair (or within
+// t_0 on table 0), where t_k is table k's probe radius; so a row a probe of
+// table a finds at distance d_a can match only if its distance on the
+// partner substring b is at most t_a + t_b + 1 - d_a. Each row-list entry
+// keeps a few bits of the partner substring in the bits its row number does
+// not use (8 at 10M rows), and rows that fail that bound on them are dropped
+// before their code is read: most of the random reads a search would pay.
+//
 // Immutable once built from a batch (Build) or loaded (Load); LiveIndex
 // layers additions and removals on top of it. RangeSearch is thread-safe
 // once built.
@@ -46,6 +55,7 @@ namespace safeguard::index {
 struct SearchStats {
   size_t probes = 0;            ///< substring values looked up
   size_t candidates = 0;        ///< table rows whose full distance was computed
+  size_t filtered = 0;          ///< table rows the partner bits ruled out before their code was read
   bool scanned = false;         ///< the search scanned every table row instead of probing
   size_t families_scanned = 0;  ///< dense families close enough to the query to be scanned
   size_t family_rows = 0;       ///< rows those family scans read
@@ -126,10 +136,14 @@ class MihIndex {
   struct Table {
     int start = 0;                 // first bit of the substring
     int bits = 0;                  // width of the substring
+    int partner = -1;              // the other table of its pair, or -1 (table 0, an unpaired last table)
+    int partner_bits = 0;          // low bits of the partner's substring kept in each row entry
     HugeVector<OffsetLine> lines;  // ceil(2^bits / 60) lines
     HugeVector<uint32_t> wide;     // 61 bounds per wide line
-    HugeVector<uint32_t> rows;     // table rows sorted by substring value (empty for table 0,
-                                   // whose order the entries themselves are stored in)
+    HugeVector<uint32_t> rows;     // table rows sorted by substring value, each entry the row
+                                   // number (low row_bits_ bits) and the partner bits above it;
+                                   // empty for table 0, whose order the entries are stored in
+    std::vector<uint32_t> masks;   // every bits-wide mask of up to two ones, by weight
   };
   // A dense family: rows [begin, end), every one within `radius` of centre.
   struct Family {
@@ -138,9 +152,10 @@ class MihIndex {
   };
 
   static uint32_t Substring(const Code256& c, int start, int bits);
+  // Sets every table's partner, partner_bits and masks, and row_bits_, from
+  // the tables' layout and main_rows_ (so a loaded index needs no more).
+  void SetUpTables();
   static void BuildLines(const std::vector<uint32_t>& offsets, Table* t);
-  // Returns the rows [*begin, *end) of substring value v.
-  static void Bucket(const Table& t, uint32_t v, uint32_t* begin, uint32_t* end);
   // Returns an empty string if t's lines describe a non-decreasing run of
   // bounds from 0 to rows, else what is wrong.
   static std::string CheckLines(const Table& t, uint32_t rows);
@@ -148,6 +163,7 @@ class MihIndex {
   HugeVector<Code256> codes_;
   HugeVector<uint64_t> ids_;
   uint32_t main_rows_ = 0;  // rows [0, main_rows_) are in the tables; the rest in families_
+  int row_bits_ = 1;        // bits of a row-list entry that hold the row number
   std::vector<Table> tables_;
   std::vector<Family> families_;
 };
