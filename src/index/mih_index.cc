@@ -339,10 +339,12 @@ void MihIndex::Build(std::span<const Code256> codes, std::span<const uint64_t> i
       for (size_t v = 1; v < off.size(); ++v) off[v] += off[v - 1];
       next.assign(off.begin(), off.end() - 1);
       t.rows.resize(main_rows_);
-      const Table& p = tables_[t.partner];  // every table but 0 has one
+      // The last table has no partner when m is even: its entries are row numbers only.
+      const int p_start = t.partner < 0 ? 0 : tables_[t.partner].start;
+      const int p_bits = t.partner < 0 ? 1 : tables_[t.partner].bits;
       const uint32_t keep = (uint32_t{1} << t.partner_bits) - 1;
       for (uint32_t i = 0; i < main_rows_; ++i) {
-        const uint32_t partner = t.partner_bits == 0 ? 0 : Substring(codes_[i], p.start, p.bits) & keep;
+        const uint32_t partner = t.partner_bits == 0 ? 0 : Substring(codes_[i], p_start, p_bits) & keep;
         t.rows[next[Substring(codes_[i], t.start, t.bits)]++] = i | partner << row_bits_;
       }
       BuildLines(off, &t);
