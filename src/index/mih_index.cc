@@ -515,7 +515,7 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
     // prefetched well ahead: many misses in flight instead of one.
     cand_rows.resize(candidates);
     size_t nc = 0;
-    const uint32_t row_mask = row_bits_ >= 32 ? ~0u : (uint32_t{1} << row_bits_) - 1;
+    const uint32_t row_mask = (uint32_t{1} << row_bits_) - 1;  // row_bits_ <= 31: fewer than 2^31 rows
     const size_t nr = range_start[m];
     constexpr size_t kRangesAhead = 32;
     for (size_t ri = 0; ri < std::min(kRangesAhead, nr); ++ri) __builtin_prefetch(range_rows[ri]);
