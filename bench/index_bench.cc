@@ -82,6 +82,7 @@ int RunIndexBench(int argc, char** argv) {
   std::string dist = "uniform", compare, snapshot;
   int radius = 31, tables = 0;
   bool prefault = true;
+  index::MihIndex::Layout layout = index::MihIndex::Layout::kCompact;
   for (int i = 0; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--n") {
@@ -96,6 +97,12 @@ int RunIndexBench(int argc, char** argv) {
       compare = v;
     } else if (k == "--tables") {
       tables = std::atoi(v.c_str());
+    } else if (k == "--layout") {
+      if (v != "compact" && v != "fast") {
+        std::fprintf(stderr, "safeguard-bench index: --layout is compact or fast\n");
+        return 2;
+      }
+      layout = v == "fast" ? index::MihIndex::Layout::kFast : index::MihIndex::Layout::kCompact;
     } else if (k == "--snapshot") {
       snapshot = v;
     } else if (k == "--prefault") {
@@ -140,8 +147,11 @@ int RunIndexBench(int argc, char** argv) {
   }
 
   index::MihIndex mih;
+  index::MihIndex::BuildOptions build_options;
+  build_options.layout = layout;
+  build_options.num_tables = tables;
   auto t0 = Clock::now();
-  mih.Build(codes, ids, tables);
+  mih.Build(codes, ids, build_options);
   const double mih_build = std::chrono::duration<double>(Clock::now() - t0).count();
 
   // Reference answers: the brute-force scan over the same codes (the AVX-512
@@ -200,11 +210,14 @@ int RunIndexBench(int argc, char** argv) {
     for (double x : v) s += x;
     return s;
   };
+  auto layout_name = [](const index::MihIndex& x) {
+    return x.layout() == index::MihIndex::Layout::kFast ? "fast" : "compact";
+  };
   std::printf(
-      "method=mih(m=%d) n=%zu dist=%s build_s=%.2f mem_bytes_per_hash=%.1f p50_us=%.1f p99_us=%.1f "
+      "method=mih(m=%d,%s) n=%zu dist=%s build_s=%.2f mem_bytes_per_hash=%.1f p50_us=%.1f p99_us=%.1f "
       "max_us=%.1f qps=%.0f recall=%.4f exact=%s families=%zu family_rows=%zu "
       "queries_scanning_a_family=%zu queries_scanning_the_tables=%zu\n",
-      mih.num_tables(), n, dist.c_str(), mih_build, static_cast<double>(mih.MemoryBytes()) / n,
+      mih.num_tables(), layout_name(mih), n, dist.c_str(), mih_build, static_cast<double>(mih.MemoryBytes()) / n,
       Percentile(mih_us, 0.5), Percentile(mih_us, 0.99), Percentile(mih_us, 1.0), nq / (total(mih_us) / 1e6),
       expected ? static_cast<double>(found) / expected : 1.0, exact ? "yes" : "NO", mih.num_families(),
       mih.family_rows(), family_queries, scanned);
@@ -240,6 +253,44 @@ int RunIndexBench(int argc, char** argv) {
         Percentile(again, 0.5), cut2, slow_both, slow1, faults_first, faults_second, huge_ready_kib / 1024,
         huge_first_kib / 1024, prefault_s, static_cast<unsigned long long>(touched % 1000));
   }
+  if (compare.find("layouts") != std::string::npos) {
+    // The other layout on the same codes and queries, side by side: each
+    // query runs on one index, then the other (alternating which goes
+    // first), so both see the same machine; exactness against the scan.
+    index::MihIndex other;
+    index::MihIndex::BuildOptions oo = build_options;
+    oo.layout = layout == index::MihIndex::Layout::kFast ? index::MihIndex::Layout::kCompact
+                                                         : index::MihIndex::Layout::kFast;
+    t0 = Clock::now();
+    other.Build(codes, ids, oo);
+    const double other_build = std::chrono::duration<double>(Clock::now() - t0).count();
+    other.Prefault();
+    mih.Prefault();
+    std::vector<double> a_us(nq), b_us(nq);
+    size_t other_found = 0;
+    bool other_exact = true;
+    for (size_t i = 0; i < nq; ++i) {
+      for (int turn = 0; turn < 2; ++turn) {
+        const bool first = (turn == 0) == (i % 2 == 0);
+        auto a = Clock::now();
+        (first ? mih : other).RangeSearch(queries[i], radius, &out);
+        (first ? a_us : b_us)[i] = std::chrono::duration<double, std::micro>(Clock::now() - a).count();
+        if (!first) score(i, out, &other_found, &other_exact);
+      }
+    }
+    for (const auto* x : {&mih, &other}) {
+      const std::vector<double>& us = x == &mih ? a_us : b_us;
+      std::printf(
+          "layouts method=mih(m=%d,%s) n=%zu dist=%s build_s=%.2f mem_bytes_per_hash=%.1f p50_us=%.1f "
+          "p99_us=%.1f max_us=%.1f%s\n",
+          x->num_tables(), layout_name(*x), n, dist.c_str(), x == &mih ? mih_build : other_build,
+          static_cast<double>(x->MemoryBytes()) / n, Percentile(us, 0.5), Percentile(us, 0.99),
+          Percentile(us, 1.0), x == &mih ? "" : (other_exact ? " exact=yes" : " exact=NO"));
+    }
+    std::printf("layouts ratio p50 %s/%s=%.2f p99=%.2f\n", layout_name(mih), layout_name(other),
+                Percentile(a_us, 0.5) / Percentile(b_us, 0.5), Percentile(a_us, 0.99) / Percentile(b_us, 0.99));
+    if (!other_exact) exact = false;
+  }
   if (compare.find("scan") != std::string::npos) {
     std::printf(
         "method=scan n=%zu dist=%s build_s=%.2f mem_bytes_per_hash=%.1f p50_us=%.1f p99_us=%.1f max_us=%.1f "
@@ -261,7 +312,9 @@ int RunIndexBench(int argc, char** argv) {
     const double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
     // The serving index from the same file: also sorts the ids it checks
     // additions and removals against.
-    index::LiveIndex serving;
+    index::LiveIndex::Options so;
+    so.layout = mih.layout();
+    index::LiveIndex serving(so);
     t0 = Clock::now();
     const Status live_load = serving.LoadSnapshot(path, nullptr);
     serving.RangeSearch(queries[0], radius, &out);

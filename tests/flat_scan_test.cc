@@ -5,11 +5,12 @@
 // a time, so lengths 0-9 exercise its tail), every radius from -1 to 256,
 // codes at every distance from the query, and unaligned arrays. On a CPU
 // without AVX-512 the kAvx512 request runs the scalar kernel and the test
-// still compares it.
+// still compares it. The same for the fast index layout's partner filter.
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <random>
 #include <vector>
 
@@ -65,6 +66,40 @@ TEST(ScanKernel, UnalignedArraysAndNearDuplicates) {
       ASSERT_EQ(got, want) << "trial " << trial << " radius " << radius;
     }
   }
+}
+
+// The fast layout's filter: every kernel against the reference loop, for
+// every length 0..200 (32 entries per vector step, so every tail), limits
+// -1..17, partner values at every distance from the wanted one, and starts
+// at every offset within a cache line.
+TEST(FilterKernel, PartnerMasksEqualReference) {
+  std::mt19937_64 rng(17);
+  std::vector<uint16_t> raw(300);
+  const uint16_t want = static_cast<uint16_t>(rng());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    uint16_t v = want;
+    const int flips = static_cast<int>(rng() % 17);
+    for (int f = 0; f < flips; ++f) v ^= static_cast<uint16_t>(1u << (rng() % 16));
+    raw[i] = v;
+  }
+  size_t kept = 0;
+  for (size_t offset = 0; offset < 32; offset += 3) {
+    for (size_t n = 0; n <= 200; ++n) {
+      for (int limit = -1; limit <= 17; ++limit) {
+        std::vector<uint32_t> want_masks((n + 31) / 32 + 1, 0xdeadbeef), got((n + 31) / 32 + 1);
+        PartnerMasksReference(raw.data() + offset, n, want, limit, want_masks.data());
+        ASSERT_EQ(want_masks.back(), 0xdeadbeefu) << "the reference wrote past its masks";
+        for (FilterKernel k : {FilterKernel::kAuto, FilterKernel::kScalar, FilterKernel::kAvx512}) {
+          std::fill(got.begin(), got.end(), 0xdeadbeef);
+          PartnerMasks(raw.data() + offset, n, want, limit, got.data(), k);
+          ASSERT_EQ(got, want_masks) << "offset=" << offset << " n=" << n << " limit=" << limit
+                                     << " kernel=" << static_cast<int>(k);
+        }
+        for (size_t j = 0; j + 1 < want_masks.size(); ++j) kept += std::popcount(want_masks[j]);
+      }
+    }
+  }
+  EXPECT_GT(kept, 10000u);
 }
 
 }  // namespace

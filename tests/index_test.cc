@@ -2,8 +2,9 @@
 //
 // MihIndex against the brute-force FlatScan: identical results (ids and
 // distances) for every query, on uniform, clustered and Zipf-skewed sets, at
-// radii from 0 to 63, including queries that force the scan fallback. A
-// missed match of known abuse material is a failure, so any difference fails.
+// radii from 0 to 63, including queries that force the scan fallback, in
+// both layouts (compact and fast). A missed match of known abuse material is
+// a failure, so any difference fails.
 
 #include <gtest/gtest.h>
 
@@ -46,11 +47,34 @@ std::vector<Code256> MakeSet(Dist dist, size_t n, std::mt19937_64& rng) {
   return codes;
 }
 
+void CompareOnQueries(const std::vector<Code256>& codes, std::mt19937_64& rng, const char* name,
+                      MihIndex::Layout layout);
+
+constexpr MihIndex::Layout kLayouts[] = {MihIndex::Layout::kCompact, MihIndex::Layout::kFast};
+
+const char* LayoutName(MihIndex::Layout l) { return l == MihIndex::Layout::kFast ? "fast" : "compact"; }
+
+MihIndex::BuildOptions With(MihIndex::Layout layout, int num_tables = 0) {
+  MihIndex::BuildOptions o;
+  o.layout = layout;
+  o.num_tables = num_tables;
+  return o;
+}
+
 void CompareOnQueries(const std::vector<Code256>& codes, std::mt19937_64& rng, const char* name) {
+  for (MihIndex::Layout layout : kLayouts) {
+    SCOPED_TRACE(LayoutName(layout));
+    CompareOnQueries(codes, rng, name, layout);
+  }
+}
+
+void CompareOnQueries(const std::vector<Code256>& codes, std::mt19937_64& rng, const char* name,
+                      MihIndex::Layout layout) {
   std::vector<uint64_t> ids(codes.size());
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = 1000003ull * i + 7;  // not the row number
   MihIndex mih;
-  mih.Build(codes, ids);
+  mih.Build(codes, ids, With(layout));
+  ASSERT_EQ(mih.layout(), layout);
   FlatScan scan;
   scan.Add(codes, ids);
   std::vector<Match> a, b;
@@ -70,7 +94,8 @@ void CompareOnQueries(const std::vector<Code256>& codes, std::mt19937_64& rng, c
     }
   }
   EXPECT_GT(matches, 0u) << name;
-  ::testing::Test::RecordProperty(std::string(name) + "_scanned", static_cast<int>(scanned));
+  ::testing::Test::RecordProperty(std::string(name) + "_" + LayoutName(layout) + "_scanned",
+                                  static_cast<int>(scanned));
 }
 
 TEST(MihIndex, EqualsScanOnUniformSets) {
@@ -99,9 +124,12 @@ TEST(MihIndex, EveryTableCountAndTinySets) {
     for (size_t i = 0; i < n; ++i) ids[i] = i;
     FlatScan scan;
     scan.Add(codes, ids);
-    for (int m : {12, 13, 16, 21, 32}) {
+    for (int m : {12, 13, 16, 21, 32, -1}) {  // -1: the fast layout (16 tables)
       MihIndex mih;
-      mih.Build(codes, ids, m);
+      if (m < 0)
+        mih.Build(codes, ids, With(MihIndex::Layout::kFast));
+      else
+        mih.Build(codes, ids, m);
       std::vector<Match> a, b;
       for (int i = 0; i < 50; ++i) {
         const Code256 q = Flip(codes[i % n], static_cast<int>(rng() % 40), rng);
@@ -120,24 +148,27 @@ TEST(MihIndex, DuplicatesAndExactHits) {
   std::vector<Code256> codes(100, c);
   std::vector<uint64_t> ids(100);
   for (size_t i = 0; i < 100; ++i) ids[i] = i;
-  MihIndex mih;
-  mih.Build(codes, ids);
-  std::vector<Match> out;
-  mih.RangeSearch(c, 0, &out);
-  ASSERT_EQ(out.size(), 100u);
-  for (const Match& m : out) EXPECT_EQ(m.distance, 0);
-  mih.RangeSearch(Flip(c, 1, rng), 0, &out);
-  EXPECT_TRUE(out.empty());
+  for (MihIndex::Layout layout : kLayouts) {
+    MihIndex mih;
+    mih.Build(codes, ids, With(layout));
+    std::vector<Match> out;
+    mih.RangeSearch(c, 0, &out);
+    ASSERT_EQ(out.size(), 100u) << LayoutName(layout);
+    for (const Match& m : out) EXPECT_EQ(m.distance, 0);
+    mih.RangeSearch(Flip(c, 1, rng), 0, &out);
+    EXPECT_TRUE(out.empty()) << LayoutName(layout);
+  }
 }
 
 // Queries built to sit exactly on the pigeonhole's edge: every group of
-// substrings (table 0 alone, then the pairs 1-2, 3-4, ...) but one is one
-// flip past its threshold, and that one is exactly at it, so the entry is
-// at distance r and only one table's probe can find it. In a pair the
-// flips on the partner substring go in its low bits, the ones a row entry
-// keeps, so the pair bound is met with equality. The layout is recomputed
-// here from the header's description (substrings of 256/m bits, the first
-// 256 % m one bit wider; radii q+1... as RangeSearch assigns them).
+// substrings (compact: table 0 alone, then the pairs 1-2, 3-4, ...; fast:
+// the pairs 0-1, 2-3, ...) but one is one flip past its threshold, and that
+// one is exactly at it, so the entry is at distance r and only one table's
+// probe can find it. In a compact pair the flips on the partner substring
+// go in its low bits, the ones a row entry keeps (the fast layout keeps all
+// 16, so any), and the pair bound is met with equality. The layout is
+// recomputed here from the header's description (substrings of 256/m bits,
+// the first 256 % m one bit wider; radii q+1... as RangeSearch assigns them).
 TEST(MihIndex, PairBoundIsExactAtItsEdge) {
   std::mt19937_64 rng(11);
   const size_t n = 3000;
@@ -148,9 +179,11 @@ TEST(MihIndex, PairBoundIsExactAtItsEdge) {
   FlatScan scan;
   scan.Add(codes, ids);
   size_t filtered = 0, edge_matches = 0;
-  for (int m : {12, 13, 16, 23}) {
+  for (int config : {12, 13, 16, 23, -16}) {  // -16: the fast layout
+    const bool fast = config < 0;
+    const int m = fast ? 16 : config;
     MihIndex mih;
-    mih.Build(codes, ids, m);
+    mih.Build(codes, ids, With(fast ? MihIndex::Layout::kFast : MihIndex::Layout::kCompact, m));
     ASSERT_EQ(mih.num_tables(), m);
     std::vector<int> start(m), bits(m);
     for (int k = 0, at = 0; k < m; ++k) {
@@ -171,9 +204,11 @@ TEST(MihIndex, PairBoundIsExactAtItsEdge) {
     for (int radius : {7, 16, 31, 45, 63}) {
       const int q = radius / m, a = radius - m * q;
       auto t = [&](int k) { return k <= a ? q : q - 1; };
-      // Groups: {0}, {1, 2}, {3, 4}, ..., and {m - 1} alone when m is even.
-      std::vector<std::vector<int>> groups{{0}};
-      for (int k = 1; k < m; k += 2)
+      // Groups: {0}, {1, 2}, {3, 4}, ..., and {m - 1} alone when m is even;
+      // fast: {0, 1}, {2, 3}, ..., {14, 15}.
+      std::vector<std::vector<int>> groups;
+      if (!fast) groups.push_back({0});
+      for (int k = fast ? 0 : 1; k < m; k += 2)
         groups.push_back(k + 1 < m ? std::vector<int>{k, k + 1} : std::vector<int>{k});
       for (size_t g = 0; g < groups.size(); ++g) {
         for (int side = 0; side < 2; ++side) {
@@ -204,9 +239,9 @@ TEST(MihIndex, PairBoundIsExactAtItsEdge) {
             possible = t(found) >= 0 && t(partner) + 1 <= bits[partner];
             if (!possible) break;
             flip(&query, found, t(found), false);
-            flip(&query, partner, t(partner) + 1, true);
+            flip(&query, partner, t(partner) + 1, !fast);
             flip(&past, found, t(found) + 1, false);
-            flip(&past, partner, t(partner) + 1, true);
+            flip(&past, partner, t(partner) + 1, !fast);
           }
           if (!possible) continue;
           ASSERT_EQ(Distance(query, entry), radius);
@@ -216,7 +251,8 @@ TEST(MihIndex, PairBoundIsExactAtItsEdge) {
           for (const Code256& qc : {query, past}) {
             mih.RangeSearch(qc, radius, &got, &st);
             scan.RangeSearch(qc, radius, &want);
-            ASSERT_EQ(got, want) << "m=" << m << " radius=" << radius << " group=" << g << " side=" << side;
+            ASSERT_EQ(got, want) << "m=" << m << (fast ? " fast" : "") << " radius=" << radius
+                                 << " group=" << g << " side=" << side;
             filtered += st.filtered;
           }
           mih.RangeSearch(query, radius, &got);
@@ -232,18 +268,26 @@ TEST(MihIndex, PairBoundIsExactAtItsEdge) {
   EXPECT_GT(filtered, 0u) << "the pair bound never ruled a row out";
 }
 
-TEST(MihIndex, SnapshotRoundTripAndDamage) {
+class MihSnapshot : public ::testing::TestWithParam<MihIndex::Layout> {};
+
+INSTANTIATE_TEST_SUITE_P(Layouts, MihSnapshot, ::testing::ValuesIn(kLayouts),
+                         [](const auto& info) { return std::string(LayoutName(info.param)); });
+
+TEST_P(MihSnapshot, RoundTripAndDamage) {
   std::mt19937_64 rng(6);
   auto codes = MakeSet(Dist::kClustered, 20000, rng);
   std::vector<uint64_t> ids(codes.size());
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = 3 * i + 1;
   MihIndex built;
-  built.Build(codes, ids);
+  built.Build(codes, ids, With(GetParam()));
   const std::string path = ::testing::TempDir() + "/safeguard_mih_snapshot.bin";
   ASSERT_TRUE(built.Save(path).ok());
   MihIndex loaded;
   ASSERT_TRUE(loaded.Load(path).ok());
   ASSERT_EQ(loaded.size(), built.size());
+  EXPECT_EQ(loaded.layout(), GetParam());
+  EXPECT_EQ(loaded.num_tables(), built.num_tables());
+  EXPECT_EQ(loaded.MemoryBytes(), built.MemoryBytes());
   std::vector<Match> a, b;
   for (int i = 0; i < 200; ++i) {
     const Code256 q = Flip(codes[rng() % codes.size()], static_cast<int>(rng() % 35), rng);
@@ -306,17 +350,19 @@ TEST(MihIndex, DenseFamiliesAreSetAsideAndSearchedExactly) {
   const std::vector<Code256> centres = MakeFamilies(120000, rng, &codes);
   std::vector<uint64_t> ids(codes.size());
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = 7 * i + 3;
-  MihIndex with, without;
+  MihIndex with, without, fast;
   with.Build(codes, ids);
   MihIndex::BuildOptions plain;
   plain.families = false;
   without.Build(codes, ids, plain);
+  fast.Build(codes, ids, With(MihIndex::Layout::kFast));
   EXPECT_EQ(with.num_families(), 3u);
+  EXPECT_EQ(fast.num_families(), 3u);
   EXPECT_GT(with.family_rows(), codes.size() / 2);
   EXPECT_EQ(without.num_families(), 0u);
   FlatScan scan;
   scan.Add(codes, ids);
-  std::vector<Match> a, b, c;
+  std::vector<Match> a, b, c, d;
   size_t family_scans = 0, matches = 0;
   for (int radius : {0, 8, 31, 47, 63}) {
     for (int i = 0; i < 90; ++i) {
@@ -336,8 +382,10 @@ TEST(MihIndex, DenseFamiliesAreSetAsideAndSearchedExactly) {
       with.RangeSearch(q, radius, &a, &st);
       scan.RangeSearch(q, radius, &b);
       without.RangeSearch(q, radius, &c);
+      fast.RangeSearch(q, radius, &d);
       ASSERT_EQ(a, b) << "radius " << radius << " query " << i;
       ASSERT_EQ(c, b) << "radius " << radius << " query " << i;
+      ASSERT_EQ(d, b) << "fast, radius " << radius << " query " << i;
       if (i % 3 == 2 && radius <= 31) EXPECT_EQ(st.families_scanned, 0u) << "a random query scanned a family";
       family_scans += st.families_scanned;
       matches += a.size();

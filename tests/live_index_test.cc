@@ -140,9 +140,18 @@ TEST(LiveIndex, DihedralBatchReportsEachIdOnceWithItsBestDistance) {
   EXPECT_EQ(out[0].distance, 0);
 }
 
-TEST(LiveIndex, ExactAgainstAModelThroughRebuilds) {
+class LiveIndexLayout : public ::testing::TestWithParam<MihIndex::Layout> {};
+
+INSTANTIATE_TEST_SUITE_P(Layouts, LiveIndexLayout,
+                         ::testing::Values(MihIndex::Layout::kCompact, MihIndex::Layout::kFast),
+                         [](const auto& info) {
+                           return std::string(info.param == MihIndex::Layout::kFast ? "fast" : "compact");
+                         });
+
+TEST_P(LiveIndexLayout, ExactAgainstAModelThroughRebuilds) {
   LiveIndex::Options options;
   options.compact_threshold = 300;  // many background rebuilds
+  options.layout = GetParam();
   LiveIndex index(options);
   std::mt19937_64 rng(4);
   std::map<uint64_t, Code256> model;
@@ -303,6 +312,37 @@ TEST(LiveIndexSnapshot, FoldsPendingChangesAndKeepsTheTag) {
   EXPECT_EQ(loaded.Remove(again_id), 0u);
   loaded.RangeSearch(codes[1], 0, &got);
   EXPECT_TRUE(std::none_of(got.begin(), got.end(), [&](const Match& m) { return m.id == ids[1]; }));
+  std::remove(path.c_str());
+}
+
+// A snapshot saved in one layout is refused by an index set to the other
+// (the caller rebuilds from the store), and loads in its own.
+TEST(LiveIndexSnapshot, RefusesTheOtherLayout) {
+  std::mt19937_64 rng(23);
+  std::vector<Code256> codes(1000);
+  std::vector<uint64_t> ids(codes.size());
+  for (size_t i = 0; i < codes.size(); ++i) {
+    codes[i] = RandomCode(rng);
+    ids[i] = i + 1;
+  }
+  LiveIndex::Options fast_options;
+  fast_options.layout = MihIndex::Layout::kFast;
+  LiveIndex fast(fast_options), compact;
+  ASSERT_TRUE(fast.Add(codes, ids).ok());
+  const std::string path = ::testing::TempDir() + "/safeguard_live_fast_snapshot.bin";
+  ASSERT_TRUE(fast.SaveSnapshot(path, 42).ok());
+  uint64_t tag = 0;
+  Status s = compact.LoadSnapshot(path, &tag);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("fast layout"), std::string::npos) << s.ToString();
+  EXPECT_EQ(compact.size(), 0u);
+  LiveIndex again(fast_options);
+  ASSERT_TRUE(again.LoadSnapshot(path, &tag).ok());
+  EXPECT_EQ(tag, 42u);
+  EXPECT_EQ(again.size(), codes.size());
+  std::vector<Match> got;
+  again.RangeSearch(Flip(codes[7], 20, rng), 31, &got);
+  EXPECT_TRUE(std::any_of(got.begin(), got.end(), [](const Match& m) { return m.id == 8; }));
   std::remove(path.c_str());
 }
 

@@ -60,6 +60,7 @@ size_t Matcher::tmk_signals() const { return video_->tmk_signals(); }
 std::unique_ptr<index::LiveIndex> Matcher::NewPdqIndex() const {
   index::LiveIndex::Options o;
   o.compact_threshold = options_.compact_threshold;
+  o.layout = options_.pdq_layout;
   return std::make_unique<index::LiveIndex>(o);
 }
 

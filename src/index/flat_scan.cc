@@ -3,6 +3,7 @@
 #include "safeguard/index/flat_scan.h"
 
 #include <algorithm>
+#include <bit>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -18,7 +19,31 @@ void ScanRangeReference(const Code256* codes, size_t n, const Code256& query, in
   }
 }
 
+void PartnerMasksReference(const uint16_t* partners, size_t n, uint16_t want, int limit, uint32_t* masks) {
+  for (size_t j = 0; j * 32 < n; ++j) masks[j] = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (std::popcount(static_cast<uint16_t>(partners[i] ^ want)) <= limit)
+      masks[i / 32] |= uint32_t{1} << (i % 32);
+  }
+}
+
 namespace {
+
+#if SAFEGUARD_X86_DISPATCH && !defined(__clang__)
+__attribute__((target_clones("popcnt", "default")))
+#endif
+void MasksScalar(const uint16_t* partners, size_t n, uint16_t want, int limit, uint32_t* masks) {
+  for (size_t j = 0; j * 32 < n; ++j) {
+    const size_t len = std::min<size_t>(32, n - 32 * j);
+    uint32_t mask = 0;
+    for (size_t i = 0; i < len; ++i) {
+      mask |=
+          static_cast<uint32_t>(std::popcount(static_cast<uint32_t>(partners[32 * j + i] ^ want)) <= limit)
+          << i;
+    }
+    masks[j] = mask;
+  }
+}
 
 // Baseline x86-64 has no popcount instruction and GCC would emit a bit-trick
 // sequence; the clone picked at run time uses POPCNT (every x86-64 CPU of the
@@ -80,7 +105,29 @@ __attribute__((target("avx512f,avx512vpopcntdq"))) void ScanAvx512(const Code256
   }
 }
 
+// 32 entries per step: VPOPCNTW counts 32 partner values at once and one
+// compare yields their mask. The masked load of the last step reads
+// nothing past n.
+__attribute__((target("avx512f,avx512bw,avx512bitalg"))) void MasksAvx512(const uint16_t* partners, size_t n,
+                                                                          uint16_t want, int limit,
+                                                                          uint32_t* masks) {
+  const __m512i q = _mm512_set1_epi16(static_cast<short>(want));
+  const __m512i lim = _mm512_set1_epi16(static_cast<short>(std::clamp(limit, -1, 16)));
+  for (size_t i = 0; i < n; i += 32) {
+    const __mmask32 live = n - i >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((uint32_t{1} << (n - i)) - 1);
+    const __m512i p = _mm512_maskz_loadu_epi16(live, partners + i);
+    // Signed compare: a limit of -1 keeps nothing.
+    masks[i / 32] = _mm512_mask_cmple_epi16_mask(live, _mm512_popcnt_epi16(_mm512_xor_si512(p, q)), lim);
+  }
+}
+
 #pragma GCC diagnostic pop
+
+bool HaveAvx512Bitalg() {
+  static const bool have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                           __builtin_cpu_supports("avx512bitalg");
+  return have;
+}
 
 bool HaveAvx512Popcount() {
   static const bool have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
@@ -108,6 +155,25 @@ void ScanRange(const Code256* codes, size_t n, const Code256& query, int radius,
   }
 #endif
   ScanScalar(codes, n, query, radius, rows);
+}
+
+FilterKernel ActiveFilterKernel() {
+#if SAFEGUARD_X86_DISPATCH
+  if (HaveAvx512Bitalg()) return FilterKernel::kAvx512;
+#endif
+  return FilterKernel::kScalar;
+}
+
+void PartnerMasks(const uint16_t* partners, size_t n, uint16_t want, int limit, uint32_t* masks,
+                  FilterKernel kernel) {
+#if SAFEGUARD_X86_DISPATCH
+  if (kernel == FilterKernel::kAuto) kernel = ActiveFilterKernel();
+  if (kernel == FilterKernel::kAvx512 && HaveAvx512Bitalg()) {
+    MasksAvx512(partners, n, want, limit, masks);
+    return;
+  }
+#endif
+  MasksScalar(partners, n, want, limit, masks);
 }
 
 void FlatScan::Add(std::span<const Code256> codes, std::span<const uint64_t> ids) {

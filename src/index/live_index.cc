@@ -173,7 +173,7 @@ Status LiveIndex::SaveSnapshot(const std::string& path, uint64_t tag) const {
   std::vector<uint64_t> ids;
   LiveEntries(*s, &codes, &ids);
   MihIndex folded;
-  folded.Build(codes, ids, options_.num_tables);
+  folded.Build(codes, ids, BuildOptions());
   return folded.Save(path, tag);
 }
 
@@ -184,6 +184,12 @@ Status LiveIndex::LoadSnapshot(const std::string& path, uint64_t* tag) {
   uint64_t loaded_tag = 0;
   Status s = base->Load(path, &loaded_tag);
   if (!s.ok()) return s;
+  if (base->layout() != options_.layout) {
+    auto name = [](MihIndex::Layout l) { return l == MihIndex::Layout::kFast ? "fast" : "compact"; };
+    return Status::InvalidArgument(path + ": index snapshot is in the " + std::string(name(base->layout())) +
+                                   " layout, but the index is set to the " + name(options_.layout) +
+                                   " layout; rebuild it from the store");
+  }
   std::shared_ptr<const std::vector<uint64_t>> sorted = SortedIds(*base);
   const auto dup = std::adjacent_find(sorted->begin(), sorted->end());
   if (dup != sorted->end()) {
@@ -278,7 +284,7 @@ void LiveIndex::Compact(std::shared_ptr<const State> snapshot) {
     LiveEntries(*snapshot, &codes, &ids);
     const std::vector<uint64_t>& removed = *snapshot->removed;
     auto base = std::make_shared<MihIndex>();
-    base->Build(codes, ids, options_.num_tables);
+    base->Build(codes, ids, BuildOptions());
     std::shared_ptr<const std::vector<uint64_t>> base_ids = SortedIds(*base);
     codes = {};
     ids = {};

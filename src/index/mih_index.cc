@@ -25,6 +25,11 @@ namespace {
 // is the faster of the two (measured in bench/index_bench.cc).
 constexpr size_t kScanRatio = 16;
 constexpr int kMinTables = 10, kMaxTables = 32;
+constexpr int kFastTables = 16;  // kFast: 16-bit substrings, whose values fit a uint16
+// kFast: lines of a bucket's partner list prefetched, and how many buckets
+// ahead (bench/index_bench.cc at 10M codes: 153 entries, 306 bytes a bucket).
+constexpr int kFastPrefetchLines = 6;
+constexpr size_t kBucketsAhead = 8;
 
 // Dense families (see the header). Below kMinFamilyIndex entries nothing is
 // set aside: a whole scan is cheap. A family must hold at least
@@ -231,14 +236,24 @@ void MihIndex::SetUpTables() {
   const int m = static_cast<int>(tables_.size());
   for (int k = 0; k < m; ++k) {
     Table& t = tables_[k];
-    t.partner = k == 0 ? -1 : (k % 2 == 1 ? (k + 1 < m ? k + 1 : -1) : k - 1);
-    t.partner_bits = t.partner < 0 ? 0 : std::min(32 - row_bits_, tables_[t.partner].bits);
+    if (layout_ == Layout::kFast) {
+      // Pairs 0-1, 2-3, ...; the partner's substring is in `partners`.
+      t.partner = (k ^ 1) < m ? (k ^ 1) : -1;
+      t.partner_bits = 0;
+    } else {
+      t.partner = k == 0 ? -1 : (k % 2 == 1 ? (k + 1 < m ? k + 1 : -1) : k - 1);
+      t.partner_bits = t.partner < 0 ? 0 : std::min(32 - row_bits_, tables_[t.partner].bits);
+    }
     t.masks.clear();
     ForEachNeighbour(0, t.bits, 2, [&](uint32_t mask) { t.masks.push_back(mask); });
   }
 }
 
-void MihIndex::BuildLines(const std::vector<uint32_t>& offsets, Table* t) {
+void MihIndex::BuildLines(const std::vector<uint32_t>& offsets, Table* t) const {
+  if (layout_ == Layout::kFast) {
+    t->bounds.assign(offsets.begin(), offsets.end());
+    return;
+  }
   const size_t values = offsets.size() - 1;
   const size_t num_lines = (values + kLineValues - 1) / kLineValues;
   t->lines.resize(num_lines);
@@ -277,7 +292,8 @@ void MihIndex::Build(std::span<const Code256> codes, std::span<const uint64_t> i
       ++family_size[f];
   }
   main_rows_ = static_cast<uint32_t>(main);
-  int m = options.num_tables;
+  layout_ = options.layout;
+  int m = layout_ == Layout::kFast ? kFastTables : options.num_tables;
   if (m <= 0) {
     const double log2n = std::log2(static_cast<double>(std::max<size_t>(main, 2)));
     m = static_cast<int>(std::lround(256.0 / log2n));
@@ -325,6 +341,12 @@ void MihIndex::Build(std::span<const Code256> codes, std::span<const uint64_t> i
       }
     }
     BuildLines(offsets, &tables_[0]);
+    if (layout_ == Layout::kFast) {
+      const Table& p = tables_[tables_[0].partner];
+      tables_[0].partners.resize(main_rows_);
+      for (uint32_t i = 0; i < main_rows_; ++i)
+        tables_[0].partners[i] = static_cast<uint16_t>(Substring(codes_[i], p.start, p.bits));
+    }
   }
   // The other tables only read the rows: build them in parallel (each is a
   // counting sort over every row, memory-bound; two cores nearly halve a
@@ -343,9 +365,18 @@ void MihIndex::Build(std::span<const Code256> codes, std::span<const uint64_t> i
       const int p_start = t.partner < 0 ? 0 : tables_[t.partner].start;
       const int p_bits = t.partner < 0 ? 1 : tables_[t.partner].bits;
       const uint32_t keep = (uint32_t{1} << t.partner_bits) - 1;
-      for (uint32_t i = 0; i < main_rows_; ++i) {
-        const uint32_t partner = t.partner_bits == 0 ? 0 : Substring(codes_[i], p_start, p_bits) & keep;
-        t.rows[next[Substring(codes_[i], t.start, t.bits)]++] = i | partner << row_bits_;
+      if (layout_ == Layout::kFast) {
+        t.partners.resize(main_rows_);
+        for (uint32_t i = 0; i < main_rows_; ++i) {
+          const uint32_t pos = next[Substring(codes_[i], t.start, t.bits)]++;
+          t.rows[pos] = i;
+          t.partners[pos] = static_cast<uint16_t>(Substring(codes_[i], p_start, p_bits));
+        }
+      } else {
+        for (uint32_t i = 0; i < main_rows_; ++i) {
+          const uint32_t partner = t.partner_bits == 0 ? 0 : Substring(codes_[i], p_start, p_bits) & keep;
+          t.rows[next[Substring(codes_[i], t.start, t.bits)]++] = i | partner << row_bits_;
+        }
       }
       BuildLines(off, &t);
     }
@@ -376,7 +407,9 @@ uint64_t MihIndex::Prefault() const {
   for (const Table& t : tables_) {
     sum += TouchPages(t.lines.data(), t.lines.size() * sizeof(OffsetLine));
     sum += TouchPages(t.wide.data(), t.wide.size() * sizeof(uint32_t));
+    sum += TouchPages(t.bounds.data(), t.bounds.size() * sizeof(uint32_t));
     sum += TouchPages(t.rows.data(), t.rows.size() * sizeof(uint32_t));
+    sum += TouchPages(t.partners.data(), t.partners.size() * sizeof(uint16_t));
   }
   return sum;
 }
@@ -385,8 +418,9 @@ size_t MihIndex::MemoryBytes() const {
   size_t bytes = codes_.capacity() * sizeof(Code256) + ids_.capacity() * sizeof(uint64_t) +
                  families_.capacity() * sizeof(Family);
   for (const Table& t : tables_) {
-    bytes +=
-        t.lines.capacity() * sizeof(OffsetLine) + (t.wide.capacity() + t.rows.capacity()) * sizeof(uint32_t);
+    bytes += t.lines.capacity() * sizeof(OffsetLine) +
+             (t.wide.capacity() + t.bounds.capacity() + t.rows.capacity()) * sizeof(uint32_t) +
+             t.partners.capacity() * sizeof(uint16_t);
   }
   return bytes;
 }
@@ -408,9 +442,11 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
   if (codes_.empty() || radius < 0) return;
   // Per-thread scratch: a query allocates nothing once warm.
   thread_local std::vector<uint32_t> probes, rows, cand_rows;
-  thread_local std::vector<const OffsetLine*> probe_lines;
+  thread_local std::vector<const void*> probe_lines;  // each probe's line (kFast: its bounds)
   thread_local std::vector<Range> ranges;
   thread_local std::vector<const void*> range_rows;
+  thread_local std::vector<const uint32_t*> entries;  // kFast: kept entries of tables 1..m-1
+  thread_local std::vector<uint32_t> masks;           // kFast: a bit per bucket entry
   rows.clear();
 
   // Families: skipped whole unless the query is within radius + R of the
@@ -441,7 +477,7 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
   for (int k = 0; k < m; ++k) query_sub[k] = Substring(query, tables_[k].start, tables_[k].bits);
   // Per table: the first probe and the first range (tables without probes
   // have empty spans), then the end of both.
-  size_t probe_start[kMaxTables + 1], range_start[kMaxTables + 1];
+  size_t probe_start[kMaxTables + 1] = {}, range_start[kMaxTables + 1] = {};
   if (n != 0 && !scan) {
     // Every substring value within t_k of the query's, table by table:
     // the query's value XOR each mask of up to t_k ones, with the line
@@ -460,8 +496,12 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
       } else {
         ForEachNeighbour(v, t.bits, r, [&](uint32_t x) { probes.push_back(x); });
       }
-      for (size_t i = probe_start[k]; i < probes.size(); ++i)
-        probe_lines.push_back(&t.lines[probes[i] / kLineValues]);
+      if (layout_ == Layout::kFast) {
+        for (size_t i = probe_start[k]; i < probes.size(); ++i) probe_lines.push_back(&t.bounds[probes[i]]);
+      } else {
+        for (size_t i = probe_start[k]; i < probes.size(); ++i)
+          probe_lines.push_back(&t.lines[probes[i] / kLineValues]);
+      }
     }
     probe_start[m] = probes.size();
     const size_t np = probes.size();
@@ -481,21 +521,30 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
       range_start[k] = nr;
       const Table& t = tables_[k];
       const uint32_t v0 = query_sub[k];
+      const bool fast = layout_ == Layout::kFast;
       for (size_t i = probe_start[k]; i < probe_start[k + 1]; ++i) {
         if (i + kAhead < np) __builtin_prefetch(probe_lines[i + kAhead]);
-        const OffsetLine& line = *probe_lines[i];
         const uint32_t v = probes[i], slot = v % kLineValues;
         uint32_t b, e;
-        if (line.base & kWideLine) [[unlikely]] {
-          const uint32_t* w = t.wide.data() + (line.base & ~kWideLine);
-          b = w[slot];
-          e = w[slot + 1];
+        if (fast) {
+          const uint32_t* bound = static_cast<const uint32_t*>(probe_lines[i]);
+          b = bound[0];
+          e = bound[1];
         } else {
-          b = line.base + (slot == 0 ? 0u : line.end[slot - 1]);
-          e = line.base + line.end[slot];
+          const OffsetLine& line = *static_cast<const OffsetLine*>(probe_lines[i]);
+          if (line.base & kWideLine) [[unlikely]] {
+            const uint32_t* w = t.wide.data() + (line.base & ~kWideLine);
+            b = w[slot];
+            e = w[slot + 1];
+          } else {
+            b = line.base + (slot == 0 ? 0u : line.end[slot - 1]);
+            e = line.base + line.end[slot];
+          }
         }
         ranges[nr] = Range{b, e, static_cast<uint32_t>(std::popcount(v ^ v0))};
-        range_rows[nr] = k == 0 ? static_cast<const void*>(codes_.data() + b) : t.rows.data() + b;
+        range_rows[nr] = fast     ? static_cast<const void*>(t.partners.data() + b)
+                         : k == 0 ? static_cast<const void*>(codes_.data() + b)
+                                  : t.rows.data() + b;
         nr += b != e;
         candidates += e - b;
       }
@@ -513,20 +562,77 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
     // gets ahead. Gather every candidate row first, with the next buckets'
     // row lists prefetched, then verify the flat list with the codes
     // prefetched well ahead: many misses in flight instead of one.
-    cand_rows.resize(candidates);
-    size_t nc = 0;
+    // Grown, never shrunk: resizing would zero what a query is about to overwrite.
+    if (cand_rows.size() < candidates) cand_rows.resize(candidates);
+    size_t nc = 0, ne = 0;
     const uint32_t row_mask = (uint32_t{1} << row_bits_) - 1;  // row_bits_ <= 31: fewer than 2^31 rows
     const size_t nr = range_start[m];
     constexpr size_t kRangesAhead = 32;
-    for (size_t ri = 0; ri < std::min(kRangesAhead, nr); ++ri) __builtin_prefetch(range_rows[ri]);
-    for (int k = 0; k < m; ++k) {
+    if (layout_ == Layout::kCompact) {
+      for (size_t ri = 0; ri < std::min(kRangesAhead, nr); ++ri) __builtin_prefetch(range_rows[ri]);
+    }
+    auto limit_of = [&](int k) { return table_radius(k) + table_radius(tables_[k].partner) + 1; };
+    if (layout_ == Layout::kFast) {
+      // The pair bound on the whole partner substring (see the header),
+      // in two passes. First a mask per 32 entries of every bucket, whose
+      // steps do not wait on one another, so the reads of many buckets
+      // are in flight at once; then the few kept entries.
+      const size_t max_masks = candidates / 32 + nr;
+      // A bucket's first lines (about all of them at 10M codes: the
+      // hardware prefetcher would start too late on lists this short), a
+      // few buckets ahead. Written out in the loop: through a lambda (that
+      // GCC 12 does not inline here) the same prefetches left the search
+      // half again as slow.
+      const void* const* lists = range_rows.data();
+      for (size_t ri = 0; ri < std::min(kBucketsAhead, nr); ++ri) {
+        const char* next = static_cast<const char*>(lists[ri]);
+        for (int l = 0; l < kFastPrefetchLines; ++l) __builtin_prefetch(next + 64 * l);
+      }
+      if (masks.size() < max_masks) masks.resize(max_masks);
+      size_t nm = 0;
+      for (int k = 0; k < m; ++k) {
+        const Table& t = tables_[k];
+        const uint16_t want = static_cast<uint16_t>(query_sub[t.partner]);
+        const int limit = limit_of(k);
+        for (size_t ri = range_start[k]; ri < range_start[k + 1]; ++ri) {
+          const Range& rg = ranges[ri];
+          const uint16_t* start = t.partners.data() + rg.begin;
+          if (ri + kBucketsAhead < nr) {
+            const char* next = static_cast<const char*>(lists[ri + kBucketsAhead]);
+            for (int l = 0; l < kFastPrefetchLines; ++l) __builtin_prefetch(next + 64 * l);
+          }
+          PartnerMasks(start, rg.end - rg.begin, want, limit - static_cast<int>(rg.dist), masks.data() + nm);
+          nm += (rg.end - rg.begin + 31) / 32;
+        }
+      }
+      // Table 0's entries are the rows themselves; the others' rows are
+      // read after this loop.
+      if (entries.size() < candidates) entries.resize(candidates);
+      nm = 0;
+      for (int k = 0; k < m; ++k) {
+        const uint32_t* list = tables_[k].rows.data();
+        for (size_t ri = range_start[k]; ri < range_start[k + 1]; ++ri) {
+          const Range& rg = ranges[ri];
+          for (uint32_t base = rg.begin; base < rg.end; base += 32) {
+            for (uint32_t bits = masks[nm++]; bits != 0; bits &= bits - 1) {
+              const uint32_t i = base + static_cast<uint32_t>(std::countr_zero(bits));
+              if (k == 0)
+                cand_rows[nc++] = i;
+              else
+                entries[ne++] = list + i;
+            }
+          }
+        }
+      }
+    }
+    for (int k = 0; k < m && layout_ == Layout::kCompact; ++k) {
       const Table& t = tables_[k];
       const uint32_t* list = t.rows.data();
       // The pair bound: distance on the partner's kept bits at most
       // t_a + t_b + 1 - d_a (see the header); table 0 keeps no row list
       // (its rows are the positions themselves) and no partner bits.
       const bool filter = t.partner_bits != 0;
-      const int limit = filter ? table_radius(k) + table_radius(t.partner) + 1 : 0;
+      const int limit = filter ? limit_of(k) : 0;
       const uint32_t want = filter ? query_sub[t.partner] & ((uint32_t{1} << t.partner_bits) - 1) : 0;
       for (size_t ri = range_start[k]; ri < range_start[k + 1]; ++ri) {
         if (ri + kRangesAhead < nr) __builtin_prefetch(range_rows[ri + kRangesAhead]);
@@ -546,7 +652,13 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
         }
       }
     }
-    cand_rows.resize(nc);
+    // kFast: the kept entries' row numbers, a random read each, prefetched ahead.
+    constexpr size_t kEntriesAhead = 32;
+    for (size_t j = 0; j < std::min(kEntriesAhead, ne); ++j) __builtin_prefetch(entries[j]);
+    for (size_t j = 0; j < ne; ++j) {
+      if (j + kEntriesAhead < ne) __builtin_prefetch(entries[j + kEntriesAhead]);
+      cand_rows[nc++] = *entries[j];
+    }
     st.candidates = nc;
     st.filtered = candidates - nc;
     constexpr size_t kCodesAhead = 64;
@@ -572,7 +684,8 @@ namespace safeguard::index {
 namespace {
 
 constexpr char kMagic[8] = {'S', 'G', 'M', 'I', 'H', 'X', '0', '1'};
-constexpr uint32_t kFormatVersion = 3;
+// Version 4 added the fast layout; a version 3 file is a compact one.
+constexpr uint32_t kFormatVersion = 4;
 
 // FNV-1a over 64-bit words in four interleaved lanes (so the multiplies
 // overlap): cheap enough to run over a gigabyte at load, and catches
@@ -639,6 +752,14 @@ static_assert(sizeof(FamilyRecord) == 48);
 
 std::string MihIndex::CheckLines(const Table& t, uint32_t rows) {
   const size_t values = size_t{1} << t.bits;
+  if (!t.bounds.empty()) {
+    if (t.bounds.size() != values + 1 || t.bounds[0] != 0) return "bucket bounds";
+    for (size_t v = 0; v < values; ++v) {
+      if (t.bounds[v + 1] < t.bounds[v]) return "bucket bounds decrease";
+    }
+    if (t.bounds[values] != rows) return "bucket bounds do not end at the row count";
+    return "";
+  }
   if (t.lines.size() != (values + kLineValues - 1) / kLineValues) return "line count";
   uint32_t prev = 0;
   for (const OffsetLine& line : t.lines) {
@@ -673,7 +794,7 @@ Status MihIndex::Save(const std::string& path, uint64_t tag) const {
             WriteAll(out.f, header, sizeof(header), &sum);
   for (const Table& t : tables_) {
     const uint32_t layout[4] = {static_cast<uint32_t>(t.start), static_cast<uint32_t>(t.bits),
-                                static_cast<uint32_t>(t.wide.size()), 0};
+                                static_cast<uint32_t>(t.wide.size()), layout_ == Layout::kFast ? 1u : 0u};
     ok = ok && WriteAll(out.f, layout, sizeof(layout), &sum);
   }
   for (const Family& f : families_) {
@@ -690,7 +811,9 @@ Status MihIndex::Save(const std::string& path, uint64_t tag) const {
   for (const Table& t : tables_) {
     ok = ok && WriteAll(out.f, t.lines.data(), t.lines.size() * sizeof(OffsetLine), &sum) &&
          WriteAll(out.f, t.wide.data(), t.wide.size() * sizeof(uint32_t), &sum) &&
-         WriteAll(out.f, t.rows.data(), t.rows.size() * sizeof(uint32_t), &sum);
+         WriteAll(out.f, t.bounds.data(), t.bounds.size() * sizeof(uint32_t), &sum) &&
+         WriteAll(out.f, t.rows.data(), t.rows.size() * sizeof(uint32_t), &sum) &&
+         WriteAll(out.f, t.partners.data(), t.partners.size() * sizeof(uint16_t), &sum);
   }
   const uint64_t check = sum.Value();
   ok = ok && std::fwrite(&check, 1, sizeof(check), out.f) == sizeof(check);
@@ -711,6 +834,7 @@ Status MihIndex::Load(const std::string& path, uint64_t* tag) {
     tables_.clear();
     families_.clear();
     main_rows_ = 0;
+    layout_ = Layout::kCompact;
   };
   clear();
   File in;
@@ -728,7 +852,8 @@ Status MihIndex::Load(const std::string& path, uint64_t* tag) {
   uint64_t header[6];
   if (std::fread(magic, 1, 8, in.f) != 8 || std::memcmp(magic, kMagic, 8) != 0) return corrupt("bad magic");
   if (!ReadAll(in.f, header, sizeof(header), &sum)) return corrupt("truncated header");
-  if (header[0] != kFormatVersion) return corrupt("format version " + std::to_string(header[0]));
+  if (header[0] != kFormatVersion && header[0] != 3)
+    return corrupt("format version " + std::to_string(header[0]));
   const uint64_t n = header[1], m = header[2], main_rows = header[3], num_families = header[4];
   if (n >= (uint64_t{1} << 31) || m < 1 || m > kMaxTables || main_rows > n || num_families > 1024) {
     return corrupt("impossible sizes");
@@ -747,9 +872,19 @@ Status MihIndex::Load(const std::string& path, uint64_t* tag) {
     Table& t = tables_[k];
     t.start = static_cast<int>(layout[0]);
     t.bits = static_cast<int>(layout[1]);
-    if (t.start != next_start || t.bits < 1 || t.bits > 26 || t.start + t.bits > 256 || layout[3] != 0)
+    // layout[3]: 1 in every table of a kFast index (version 4 only), else 0.
+    if (k == 0 && layout[3] == 1 && header[0] >= 4) layout_ = Layout::kFast;
+    const bool fast = layout_ == Layout::kFast;
+    if (t.start != next_start || t.bits < 1 || t.bits > 26 || t.start + t.bits > 256 ||
+        layout[3] != (fast ? 1u : 0u) || (fast && (m != kFastTables || t.bits != 16)))
       return corrupt("table layout");
     next_start += t.bits;
+    if (fast) {
+      // Bounds (2^16 + 1), the row list (not table 0), the partners.
+      if (layout[2] != 0) return corrupt("table layout");
+      expected += ((uint64_t{1} << t.bits) + 1) * 4 + (k == 0 ? 0 : main_rows * 4) + main_rows * 2;
+      continue;
+    }
     const uint64_t lines = ((uint64_t{1} << t.bits) + kLineValues - 1) / kLineValues;
     if (layout[2] > lines * (kLineValues + 1)) return corrupt("table layout");
     t.wide.resize(layout[2]);
@@ -780,11 +915,16 @@ Status MihIndex::Load(const std::string& path, uint64_t* tag) {
   }
   for (uint64_t k = 0; k < m; ++k) {
     Table& t = tables_[k];
-    t.lines.resize(((size_t{1} << t.bits) + kLineValues - 1) / kLineValues);
+    const bool fast = layout_ == Layout::kFast;
+    t.lines.resize(fast ? 0 : ((size_t{1} << t.bits) + kLineValues - 1) / kLineValues);
+    t.bounds.resize(fast ? (size_t{1} << t.bits) + 1 : 0);
     t.rows.resize(k == 0 ? 0 : main_rows);
+    t.partners.resize(fast ? main_rows : 0);
     if (!ReadAll(in.f, t.lines.data(), t.lines.size() * sizeof(OffsetLine), &sum) ||
         !ReadAll(in.f, t.wide.data(), t.wide.size() * 4, &sum) ||
-        !ReadAll(in.f, t.rows.data(), t.rows.size() * 4, &sum)) {
+        !ReadAll(in.f, t.bounds.data(), t.bounds.size() * 4, &sum) ||
+        !ReadAll(in.f, t.rows.data(), t.rows.size() * 4, &sum) ||
+        !ReadAll(in.f, t.partners.data(), t.partners.size() * 2, &sum)) {
       return corrupt("truncated");
     }
     // Bounds must be a non-decreasing run from 0 to the row count and rows

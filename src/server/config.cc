@@ -255,8 +255,12 @@ Status ParseServerConfig(const std::string& text, ServerConfig* config) {
         } else if (k == "refresh_interval_ms") {
           s = GetInt(f, "index." + k, 10, 3600000, &n);
           c.refresh_interval_ms = static_cast<int>(n);
+        } else if (k == "layout") {
+          if (!f.is_string() || (f.get<std::string>() != "fast" && f.get<std::string>() != "compact"))
+            return Bad("index.layout", "must be \"fast\" or \"compact\"");
+          c.index_compact = f.get<std::string>() == "compact";
         } else {
-          return Unknown("index.", k, "snapshot, refresh_interval_ms");
+          return Unknown("index.", k, "snapshot, refresh_interval_ms, layout");
         }
         if (!s.ok()) return s;
       }

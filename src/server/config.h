@@ -36,6 +36,8 @@ struct ServerConfig {
   int webhook_max_attempts = 0;
   bool snapshot = true;
   int refresh_interval_ms = 1000;
+  /// index.layout: "fast" (the default) or "compact" (bank::MatcherOptions::pdq_layout).
+  bool index_compact = false;
   /// The generation guard (docs/guard.md): the data folder of term lists
   /// and rules (empty: PromptGuard::DefaultDataDir()) and the decision for
   /// a sexual request with nothing else wrong ("block" or "allow").

@@ -269,6 +269,7 @@ CREATE INDEX decisions_time ON decisions (time_ms);
 void Service::LoadAndFollow() {
   const auto t0 = std::chrono::steady_clock::now();
   bank::MatcherOptions mo;
+  if (config_.index_compact) mo.pdq_layout = index::MihIndex::Layout::kCompact;
   if (config_.snapshot && options_.postgres.empty())
     mo.snapshot_path = options_.data_dir + "/pdq-index.snapshot";
   std::unique_ptr<bank::Matcher> opened;

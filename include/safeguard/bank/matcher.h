@@ -72,6 +72,11 @@ struct MatcherOptions {
   std::string snapshot_path;
   /// Passed to the LiveIndex: additions/removals before a background rebuild.
   size_t compact_threshold = 1 << 16;
+  /// The PDQ index's layout (index::MihIndex::Layout): kFast by default,
+  /// about 3x faster PDQ searches for ~40 more bytes per hash (132 against
+  /// 92.5 at 10M); kCompact where memory is tighter than time (100M hashes
+  /// in 9.3 GB instead of 13.2).
+  index::MihIndex::Layout pdq_layout = index::MihIndex::Layout::kFast;
 };
 
 /// What one image (or file) is checked with.

@@ -36,6 +36,25 @@ void ScanRange(const Code256* codes, size_t n, const Code256& query, int radius,
 void ScanRangeReference(const Code256* codes, size_t n, const Code256& query, int radius,
                         std::vector<uint32_t>* rows);
 
+/// The loop PartnerMasks runs. kAuto picks kAvx512 (AVX-512 BITALG: 32
+/// entries per instruction) where the CPU has it, else kScalar.
+enum class FilterKernel { kAuto, kScalar, kAvx512 };
+
+/// Returns the kernel kAuto picks on this CPU.
+FilterKernel ActiveFilterKernel();
+
+/// The candidate filter of MihIndex's fast layout: writes (n + 31) / 32
+/// masks, bit i of masks[j] set when popcount(partners[32 j + i] ^ want) <=
+/// limit (and 32 j + i < n). It reads no more than the n values and its
+/// steps do not depend on one another, so many calls' reads overlap. A
+/// kernel this CPU lacks falls back to kScalar. Thread-safe.
+void PartnerMasks(const uint16_t* partners, size_t n, uint16_t want, int limit, uint32_t* masks,
+                  FilterKernel kernel = FilterKernel::kAuto);
+
+/// The same result as PartnerMasks by the plainest loop: the reference the
+/// kernels are tested against.
+void PartnerMasksReference(const uint16_t* partners, size_t n, uint16_t want, int limit, uint32_t* masks);
+
 class FlatScan {
  public:
   /// Appends codes with their ids. codes.size() must equal ids.size().

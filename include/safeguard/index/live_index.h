@@ -49,6 +49,9 @@ class LiveIndex {
     size_t compact_threshold = 1 << 16;
     /// Tables for the base (0: chosen from its size, see MihIndex::Build).
     int num_tables = 0;
+    /// The base's layout (MihIndex::Layout): kFast searches about three
+    /// times faster at radius 31 for 40 more bytes per entry.
+    MihIndex::Layout layout = MihIndex::Layout::kCompact;
   };
 
   LiveIndex();
@@ -99,7 +102,8 @@ class LiveIndex {
   /// tag in *tag (if not null). Readers see the old entries until the new
   /// ones are complete, never a mixture. Returns kNotFound, kIoError or
   /// kCorrupt (a damaged file, or an id present twice) and leaves the index
-  /// unchanged on failure.
+  /// unchanged on failure. A snapshot in another layout than
+  /// Options::layout is refused with kInvalidArgument (rebuild it).
   Status LoadSnapshot(const std::string& path, uint64_t* tag);
 
   /// Bytes held by the current base, its sorted ids and the delta (not the
@@ -141,6 +145,13 @@ class LiveIndex {
   // The live entries of s: the base's minus removed ids, then the delta's.
   static void LiveEntries(const State& s, std::vector<Code256>* codes, std::vector<uint64_t>* ids);
   static std::shared_ptr<const std::vector<uint64_t>> SortedIds(const MihIndex& base);
+  // How a base is built: Options::layout and num_tables.
+  MihIndex::BuildOptions BuildOptions() const {
+    MihIndex::BuildOptions o;
+    o.layout = options_.layout;
+    o.num_tables = options_.num_tables;
+    return o;
+  }
   void MaybeCompactLocked(const std::shared_ptr<const State>& s);
   void Compact(std::shared_ptr<const State> snapshot);
 
