@@ -217,8 +217,9 @@ int RunIndexBench(int argc, char** argv) {
       "method=mih(m=%d,%s) n=%zu dist=%s build_s=%.2f mem_bytes_per_hash=%.1f p50_us=%.1f p99_us=%.1f "
       "max_us=%.1f qps=%.0f recall=%.4f exact=%s families=%zu family_rows=%zu "
       "queries_scanning_a_family=%zu queries_scanning_the_tables=%zu\n",
-      mih.num_tables(), layout_name(mih), n, dist.c_str(), mih_build, static_cast<double>(mih.MemoryBytes()) / n,
-      Percentile(mih_us, 0.5), Percentile(mih_us, 0.99), Percentile(mih_us, 1.0), nq / (total(mih_us) / 1e6),
+      mih.num_tables(), layout_name(mih), n, dist.c_str(), mih_build,
+      static_cast<double>(mih.MemoryBytes()) / n, Percentile(mih_us, 0.5), Percentile(mih_us, 0.99),
+      Percentile(mih_us, 1.0), nq / (total(mih_us) / 1e6),
       expected ? static_cast<double>(found) / expected : 1.0, exact ? "yes" : "NO", mih.num_families(),
       mih.family_rows(), family_queries, scanned);
   {
@@ -288,7 +289,8 @@ int RunIndexBench(int argc, char** argv) {
           Percentile(us, 1.0), x == &mih ? "" : (other_exact ? " exact=yes" : " exact=NO"));
     }
     std::printf("layouts ratio p50 %s/%s=%.2f p99=%.2f\n", layout_name(mih), layout_name(other),
-                Percentile(a_us, 0.5) / Percentile(b_us, 0.5), Percentile(a_us, 0.99) / Percentile(b_us, 0.99));
+                Percentile(a_us, 0.5) / Percentile(b_us, 0.5),
+                Percentile(a_us, 0.99) / Percentile(b_us, 0.99));
     if (!other_exact) exact = false;
   }
   if (compare.find("scan") != std::string::npos) {

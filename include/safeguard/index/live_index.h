@@ -49,7 +49,7 @@ class LiveIndex {
     size_t compact_threshold = 1 << 16;
     /// Tables for the base (0: chosen from its size, see MihIndex::Build).
     int num_tables = 0;
-    /// The base's layout (MihIndex::Layout): kFast searches about three
+    /// The base's layout (MihIndex::Layout): kFast searches about 2.3
     /// times faster at radius 31 for 40 more bytes per entry.
     MihIndex::Layout layout = MihIndex::Layout::kCompact;
   };
