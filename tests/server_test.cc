@@ -1018,6 +1018,8 @@ TEST_F(ServerTest, LookupBanksImportAndWithdrawalStopsMatchingAtOnce) {
   ASSERT_EQ(hit["matches"].size(), 1u);
   EXPECT_EQ(hit["matches"][0]["external_id"], "victim-report-7");
   EXPECT_EQ(hit["matches"][0]["source_version"], "2026-11-29");
+  // Again: the record now comes from the lookup cache, and reads the same.
+  EXPECT_EQ(Call("GET", "/v1/lookup?pdq=" + pdq, admin, "", 200), hit);
   Call("GET", "/v1/lookup?pdq=zz", admin, "", 400);
   Call("GET", "/v1/lookup?color=blue", admin, "", 400);
   Call("GET", "/v1/lookup", admin, "", 400);

@@ -226,7 +226,7 @@ Status Matcher::Refresh(size_t* applied) {
   bool banks_changed = false;
   for (;;) {
     uint64_t next = cursor_;
-    Status s = store_->ChangesSince(cursor_, kChangeBatch, &changes, &next);
+    Status s = store_->ChangesSince(cursor_.load(), kChangeBatch, &changes, &next);
     if (!s.ok()) return s;
     for (const Change& c : changes) {
       switch (c.kind) {
@@ -341,12 +341,9 @@ Status Matcher::Match(const MatchQuery& query, MatchResult* result) const {
 Status Matcher::SaveSnapshot() {
   if (options_.snapshot_path.empty()) return Status::InvalidArgument("no index snapshot path is configured");
   std::lock_guard<std::mutex> lock(refresh_mu_);
-  return pdq_->SaveSnapshot(options_.snapshot_path, cursor_);
+  return pdq_->SaveSnapshot(options_.snapshot_path, cursor_.load());
 }
 
-uint64_t Matcher::cursor() const {
-  std::lock_guard<std::mutex> lock(refresh_mu_);
-  return cursor_;
-}
+uint64_t Matcher::cursor() const { return cursor_.load(); }
 
 }  // namespace safeguard::bank

@@ -259,8 +259,11 @@ Status ParseServerConfig(const std::string& text, ServerConfig* config) {
           if (!f.is_string() || (f.get<std::string>() != "fast" && f.get<std::string>() != "compact"))
             return Bad("index.layout", "must be \"fast\" or \"compact\"");
           c.index_compact = f.get<std::string>() == "compact";
+        } else if (k == "signal_cache_mib") {
+          s = GetInt(f, "index." + k, 0, 65536, &n);
+          c.signal_cache_mib = static_cast<size_t>(n);
         } else {
-          return Unknown("index.", k, "snapshot, refresh_interval_ms, layout");
+          return Unknown("index.", k, "snapshot, refresh_interval_ms, layout, signal_cache_mib");
         }
         if (!s.ok()) return s;
       }

@@ -38,6 +38,9 @@ struct ServerConfig {
   int refresh_interval_ms = 1000;
   /// index.layout: "fast" (the default) or "compact" (bank::MatcherOptions::pdq_layout).
   bool index_compact = false;
+  /// index.signal_cache_mib: memory for matched signals' records that
+  /// lookups reuse (src/server/signal_cache.h); 0 turns it off.
+  size_t signal_cache_mib = 64;
   /// The generation guard (docs/guard.md): the data folder of term lists
   /// and rules (empty: PromptGuard::DefaultDataDir()) and the decision for
   /// a sexual request with nothing else wrong ("block" or "allow").

@@ -763,7 +763,9 @@ Status Service::Lookup(const HttpRequest& req, HttpResponse* res) {
   for (const bank::Hit& h : r.hits) ids.push_back(h.signal_id);
   for (const bank::Hit& h : r.allowed) ids.push_back(h.signal_id);
   if (!ids.empty()) {
-    s = store_->GetSignals(ids, &signals);
+    // The cache is dropped when the matcher's cursor moves, so its records
+    // are never older than the index this lookup matched against.
+    s = signal_cache_->Get(store_.get(), matcher.get(), matcher->cursor(), ids, &signals);
     if (!s.ok()) return s;
   }
   for (const bank::Hit& h : r.hits) metrics_.Match(static_cast<size_t>(h.category));

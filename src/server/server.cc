@@ -126,6 +126,7 @@ Status Service::Init() {
   }
   if (!options_.listen.empty()) config_.listen = options_.listen;
   if (options_.threads > 0) config_.threads = options_.threads;
+  signal_cache_ = std::make_unique<SignalCache>(config_.signal_cache_mib << 20);
   const std::string policy_json = policy::PolicyToJson(config_.policy);
   policy_version_ =
       hash::ToHex(hash::Sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(policy_json.data()),

@@ -39,6 +39,7 @@
 #include "safeguard/server/server.h"
 #include "safeguard/server/users.h"
 #include "safeguard/server/webhooks.h"
+#include "signal_cache.h"
 
 namespace safeguard::sqlite {
 class Conn;
@@ -176,6 +177,8 @@ class Service final : public Server {
   std::unique_ptr<Outbox> outbox_;
 
   Metrics metrics_;
+  // Matched signals' records for lookups (index.signal_cache_mib); set in Create.
+  std::unique_ptr<SignalCache> signal_cache_;
   std::unique_ptr<HttpServer> http_;
 
   std::mutex matcher_mu_;

@@ -73,7 +73,7 @@ struct MatcherOptions {
   /// Passed to the LiveIndex: additions/removals before a background rebuild.
   size_t compact_threshold = 1 << 16;
   /// The PDQ index's layout (index::MihIndex::Layout): kFast by default,
-  /// about 3x faster PDQ searches for ~40 more bytes per hash (132 against
+  /// about 2.3x faster PDQ searches for ~40 more bytes per hash (132 against
   /// 92.5 at 10M); kCompact where memory is tighter than time (100M hashes
   /// in 9.3 GB instead of 13.2).
   index::MihIndex::Layout pdq_layout = index::MihIndex::Layout::kFast;
@@ -160,7 +160,8 @@ class Matcher {
   /// server waits for this before it reports ready. Thread-safe.
   void WaitForCompaction() const;
 
-  /// The change-log cursor the indexes reflect.
+  /// The change-log cursor the indexes reflect. Thread-safe; does not wait
+  /// for a running Refresh.
   uint64_t cursor() const;
   /// Live PDQ entries and digest entries held.
   size_t pdq_entries() const { return pdq_->size(); }
@@ -199,7 +200,9 @@ class Matcher {
   int max_distance_ = -1;          // largest pdq_distance of an enabled bank; guarded by banks_mu_
 
   mutable std::mutex refresh_mu_;  // serialises Refresh and SaveSnapshot
-  uint64_t cursor_ = 0;            // guarded by refresh_mu_
+  // Written under refresh_mu_; cursor() reads it without waiting for a
+  // Refresh (a lookup asks for it on every match).
+  std::atomic<uint64_t> cursor_{0};
   std::string load_source_;
   size_t replayed_at_open_ = 0;
 };
