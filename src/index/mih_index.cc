@@ -558,10 +558,10 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
     st.candidates = n;
     ScanRange(codes_.data(), n, query, radius, &rows);
   } else if (n != 0) {
-    // Buckets hold a row or two each, so prefetching within a bucket never
-    // gets ahead. Gather every candidate row first, with the next buckets'
-    // row lists prefetched, then verify the flat list with the codes
-    // prefetched well ahead: many misses in flight instead of one.
+    // Compact buckets hold a row or two each, so prefetching within a
+    // bucket never gets ahead. Gather every candidate row first, with the
+    // next buckets' row lists prefetched, then verify the flat list with the
+    // codes prefetched well ahead: many misses in flight instead of one.
     // Grown, never shrunk: resizing would zero what a query is about to overwrite.
     if (cand_rows.size() < candidates) cand_rows.resize(candidates);
     size_t nc = 0, ne = 0;

@@ -64,6 +64,10 @@ class Service final : public Server {
   Service(const ServerOptions& options) : options_(options) {}
   Status Init();
   void LoadAndFollow();
+  // Copies service.db's write-ahead log into the database file once a
+  // second, on a connection of its own, so no request's commit does it
+  // (see Create).
+  void CheckpointLoop();
   // Writes one JSON line: time, event, then `fields` (an object).
   void Log(const std::string& event, const nlohmann::ordered_json& fields = nlohmann::ordered_json::object());
   int64_t NowMs() const;
@@ -192,6 +196,7 @@ class Service final : public Server {
   bool reports_wake_ = false;        // guarded by stop_mu_: a report is waiting
   std::thread loader_;
   std::thread reporter_;
+  std::thread checkpointer_;
 
   std::mutex hashers_mu_;
   std::vector<std::unique_ptr<hash::ImageHasher>> hashers_;  // guarded by hashers_mu_
