@@ -280,7 +280,9 @@ TEST_P(MihSnapshot, RoundTripAndDamage) {
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = 3 * i + 1;
   MihIndex built;
   built.Build(codes, ids, With(GetParam()));
-  const std::string path = ::testing::TempDir() + "/safeguard_mih_snapshot.bin";
+  // One file per layout: ctest runs the two instances at once.
+  const std::string path =
+      ::testing::TempDir() + "/safeguard_mih_snapshot_" + LayoutName(GetParam()) + ".bin";
   ASSERT_TRUE(built.Save(path).ok());
   MihIndex loaded;
   ASSERT_TRUE(loaded.Load(path).ok());
