@@ -173,7 +173,7 @@ Status LiveIndex::SaveSnapshot(const std::string& path, uint64_t tag) const {
   std::vector<uint64_t> ids;
   LiveEntries(*s, &codes, &ids);
   MihIndex folded;
-  folded.Build(codes, ids, BuildOptions());
+  folded.Build(codes, ids, BaseOptions());
   return folded.Save(path, tag);
 }
 
@@ -284,7 +284,7 @@ void LiveIndex::Compact(std::shared_ptr<const State> snapshot) {
     LiveEntries(*snapshot, &codes, &ids);
     const std::vector<uint64_t>& removed = *snapshot->removed;
     auto base = std::make_shared<MihIndex>();
-    base->Build(codes, ids, BuildOptions());
+    base->Build(codes, ids, BaseOptions());
     std::shared_ptr<const std::vector<uint64_t>> base_ids = SortedIds(*base);
     codes = {};
     ids = {};

@@ -567,10 +567,6 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
     size_t nc = 0, ne = 0;
     const uint32_t row_mask = (uint32_t{1} << row_bits_) - 1;  // row_bits_ <= 31: fewer than 2^31 rows
     const size_t nr = range_start[m];
-    constexpr size_t kRangesAhead = 32;
-    if (layout_ == Layout::kCompact) {
-      for (size_t ri = 0; ri < std::min(kRangesAhead, nr); ++ri) __builtin_prefetch(range_rows[ri]);
-    }
     auto limit_of = [&](int k) { return table_radius(k) + table_radius(tables_[k].partner) + 1; };
     if (layout_ == Layout::kFast) {
       // The pair bound on the whole partner substring (see the header),
@@ -624,30 +620,33 @@ void MihIndex::RangeSearch(const Code256& query, int radius, std::vector<Match>*
           }
         }
       }
-    }
-    for (int k = 0; k < m && layout_ == Layout::kCompact; ++k) {
-      const Table& t = tables_[k];
-      const uint32_t* list = t.rows.data();
-      // The pair bound: distance on the partner's kept bits at most
-      // t_a + t_b + 1 - d_a (see the header); table 0 keeps no row list
-      // (its rows are the positions themselves) and no partner bits.
-      const bool filter = t.partner_bits != 0;
-      const int limit = filter ? limit_of(k) : 0;
-      const uint32_t want = filter ? query_sub[t.partner] & ((uint32_t{1} << t.partner_bits) - 1) : 0;
-      for (size_t ri = range_start[k]; ri < range_start[k + 1]; ++ri) {
-        if (ri + kRangesAhead < nr) __builtin_prefetch(range_rows[ri + kRangesAhead]);
-        const Range& rg = ranges[ri];
-        if (k == 0) {
-          for (uint32_t i = rg.begin; i < rg.end; ++i) cand_rows[nc++] = i;
-        } else if (!filter) {
-          for (uint32_t i = rg.begin; i < rg.end; ++i) cand_rows[nc++] = list[i] & row_mask;
-        } else {
-          // Kept without a branch: the test passes at random.
-          const int left = limit - static_cast<int>(rg.dist);
-          for (uint32_t i = rg.begin; i < rg.end; ++i) {
-            const uint32_t entry = list[i];
-            cand_rows[nc] = entry & row_mask;
-            nc += std::popcount((entry >> row_bits_) ^ want) <= left;
+    } else {
+      constexpr size_t kRangesAhead = 32;
+      for (size_t ri = 0; ri < std::min(kRangesAhead, nr); ++ri) __builtin_prefetch(range_rows[ri]);
+      for (int k = 0; k < m; ++k) {
+        const Table& t = tables_[k];
+        const uint32_t* list = t.rows.data();
+        // The pair bound: distance on the partner's kept bits at most
+        // t_a + t_b + 1 - d_a (see the header); table 0 keeps no row list
+        // (its rows are the positions themselves) and no partner bits.
+        const bool filter = t.partner_bits != 0;
+        const int limit = filter ? limit_of(k) : 0;
+        const uint32_t want = filter ? query_sub[t.partner] & ((uint32_t{1} << t.partner_bits) - 1) : 0;
+        for (size_t ri = range_start[k]; ri < range_start[k + 1]; ++ri) {
+          if (ri + kRangesAhead < nr) __builtin_prefetch(range_rows[ri + kRangesAhead]);
+          const Range& rg = ranges[ri];
+          if (k == 0) {
+            for (uint32_t i = rg.begin; i < rg.end; ++i) cand_rows[nc++] = i;
+          } else if (!filter) {
+            for (uint32_t i = rg.begin; i < rg.end; ++i) cand_rows[nc++] = list[i] & row_mask;
+          } else {
+            // Kept without a branch: the test passes at random.
+            const int left = limit - static_cast<int>(rg.dist);
+            for (uint32_t i = rg.begin; i < rg.end; ++i) {
+              const uint32_t entry = list[i];
+              cand_rows[nc] = entry & row_mask;
+              nc += std::popcount((entry >> row_bits_) ^ want) <= left;
+            }
           }
         }
       }

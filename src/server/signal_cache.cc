@@ -15,10 +15,10 @@ Status SignalCache::Get(bank::Store* store, const void* matcher, uint64_t cursor
                         std::span<const uint64_t> ids, std::vector<bank::Signal>* out) {
   out->clear();
   if (budget_ == 0) return store->GetSignals(ids, out);
-  // Copies of the records held, taken under the lock: the cache may be
-  // cleared while the store is read for the others.
-  std::unordered_map<uint64_t, bank::Signal> held;
+  // Records held are copied into *out under the lock (the cache may be
+  // cleared while the store is read); the others leave a gap to fill.
   std::vector<uint64_t> missing;
+  std::vector<size_t> gaps;  // gaps[k]: where missing[k]'s record goes in *out
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (matcher != matcher_ || cursor != cursor_) {
@@ -29,41 +29,55 @@ Status SignalCache::Get(bank::Store* store, const void* matcher, uint64_t cursor
     }
     for (uint64_t id : ids) {
       auto c = records_.find(id);
-      if (c != records_.end())
-        held.emplace(id, c->second);
-      else
+      if (c != records_.end()) {
+        out->push_back(c->second);
+      } else {
+        gaps.push_back(out->size());
+        out->emplace_back();
         missing.push_back(id);
+      }
     }
     hits_ += ids.size() - missing.size();
     misses_ += missing.size();
   }
+  if (missing.empty()) return Status::Ok();
+  // The store outside the lock: other lookups carry on meanwhile.
   std::vector<bank::Signal> read;
-  if (!missing.empty()) {
-    // The store outside the lock: other lookups carry on meanwhile.
-    Status s = store->GetSignals(missing, &read);
-    if (!s.ok()) return s;
+  Status s = store->GetSignals(missing, &read);
+  if (!s.ok()) {
+    out->clear();
+    return s;
   }
   std::unordered_map<uint64_t, const bank::Signal*> fresh;
   for (const bank::Signal& sig : read) fresh.emplace(sig.id, &sig);
-  for (uint64_t id : ids) {
-    if (auto h = held.find(id); h != held.end()) {
-      out->push_back(h->second);
-    } else if (auto f = fresh.find(id); f != fresh.end()) {
-      out->push_back(*f->second);
-    }
+  // Fill the gaps; an id the store does not have leaves none (as GetSignals).
+  std::vector<bool> absent(out->size(), false);
+  for (size_t k = 0; k < gaps.size(); ++k) {
+    auto f = fresh.find(missing[k]);
+    if (f != fresh.end())
+      (*out)[gaps[k]] = *f->second;
+    else
+      absent[gaps[k]] = true;
   }
+  size_t kept = 0;
+  for (size_t i = 0; i < out->size(); ++i) {
+    if (absent[i]) continue;
+    if (kept != i) (*out)[kept] = std::move((*out)[i]);
+    ++kept;
+  }
+  out->resize(kept);
   if (read.empty()) return Status::Ok();
   // Keep what was read, if the generation is still the one it was read for.
   std::lock_guard<std::mutex> lock(mu_);
   if (matcher != matcher_ || cursor != cursor_) return Status::Ok();
-  for (const bank::Signal& sig : read) {
+  for (bank::Signal& sig : read) {
     const size_t b = Footprint(sig);
     if (bytes_ + b > budget_) {
       records_.clear();
       bytes_ = 0;
       if (b > budget_) continue;
     }
-    if (records_.emplace(sig.id, sig).second) bytes_ += b;
+    if (records_.emplace(sig.id, std::move(sig)).second) bytes_ += b;
   }
   return Status::Ok();
 }

@@ -146,7 +146,7 @@ class LiveIndex {
   static void LiveEntries(const State& s, std::vector<Code256>* codes, std::vector<uint64_t>* ids);
   static std::shared_ptr<const std::vector<uint64_t>> SortedIds(const MihIndex& base);
   // How a base is built: Options::layout and num_tables.
-  MihIndex::BuildOptions BuildOptions() const {
+  MihIndex::BuildOptions BaseOptions() const {
     MihIndex::BuildOptions o;
     o.layout = options_.layout;
     o.num_tables = options_.num_tables;
